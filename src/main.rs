@@ -1,1 +1,18 @@
-fn main() {}
+//! The `kiln` binary: parses the command line, runs one command, renders any
+//! error with its causes and hints, and picks the exit code in one place.
+
+mod cli;
+mod commands;
+mod error;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    match commands::run(cli) {
+        Ok(code) => code,
+        Err(err) => error::report(&err),
+    }
+}

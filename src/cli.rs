@@ -1,0 +1,32 @@
+//! The command line: `Cli` and one subcommand per file in `commands/`.
+
+use clap::{Parser, Subcommand};
+
+use crate::commands;
+
+/// kiln: hermetic, reproducible builds of static Rust release binaries
+#[derive(Debug, Parser)]
+#[command(name = "kiln", version, about, propagate_version = true)]
+pub struct Cli {
+    /// The command to run
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Every subcommand of `kiln`.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Compute, print and convert hashes the way Nix does
+    #[command(subcommand)]
+    Hash(commands::hash::HashCommand),
+    /// Write, list and unpack Nix archives (NAR)
+    #[command(subcommand)]
+    Nar(commands::nar::NarCommand),
+    /// Inspect derivations (`.drv` files)
+    #[command(subcommand)]
+    Derivation(commands::derivation::DerivationCommand),
+    /// Evaluate a Nix expression and print its value
+    Eval(commands::eval::EvalArgs),
+    /// Parse a Nix file and report syntax errors and undefined variables
+    Parse(commands::parse::ParseArgs),
+}

@@ -1,0 +1,22 @@
+//! One module per subcommand: each holds its arguments next to its `run`.
+
+pub mod derivation;
+pub mod eval;
+pub mod hash;
+pub mod nar;
+pub mod parse;
+
+use std::process::ExitCode;
+
+use crate::cli::{Cli, Command};
+
+/// Runs the subcommand the user asked for.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Hash(cmd) => hash::run(cmd),
+        Command::Nar(cmd) => nar::run(cmd),
+        Command::Derivation(cmd) => derivation::run(cmd),
+        Command::Eval(args) => eval::run(args),
+        Command::Parse(args) => parse::run(args),
+    }
+}

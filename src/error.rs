@@ -1,6 +1,6 @@
 //! Rendering errors for people, and the mapping from error kind to exit code.
 //!
-//! Exit codes: 0 success, 1 the command failed (bad input, evaluation error,
+//! Exit codes: 0 success (also when stdout is a closed pipe), 1 the command failed (bad input, evaluation error,
 //! build failure), 2 usage errors (clap's own), 101 is never produced on
 //! purpose (it means a panic, which is a bug).
 
@@ -37,6 +37,14 @@ impl std::error::Error for AlreadyReported {}
 pub fn report(err: &anyhow::Error) -> ExitCode {
     if err.downcast_ref::<AlreadyReported>().is_some() {
         return ExitCode::from(1);
+    }
+    // A closed pipe (`kiln … | head`) is how the reader says it has enough.
+    let broken_pipe = err
+        .chain()
+        .filter_map(|cause| cause.downcast_ref::<std::io::Error>())
+        .any(|io| io.kind() == std::io::ErrorKind::BrokenPipe);
+    if broken_pipe {
+        return ExitCode::SUCCESS;
     }
     let mut stderr = std::io::stderr().lock();
     let mut hints = Vec::new();

@@ -1,12 +1,121 @@
-//! `kiln hash`: not yet implemented.
+//! `kiln hash`: compute hashes of files and trees, and convert between
+//! encodings, the way `nix-hash` and `nix hash` do.
 
+use std::io::{self, Write as _};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::Context as _;
+use clap::{Args, Subcommand};
+use kiln_store::hash::{Encoding, Hash, HashAlgo, Hasher};
+
 /// Subcommands of `kiln hash`.
-#[derive(Debug, clap::Subcommand)]
-pub enum HashCommand {}
+#[derive(Debug, Subcommand)]
+pub enum HashCommand {
+    /// Print the hash of a path's NAR serialisation (as `nix-hash PATH`)
+    Path(HashPathArgs),
+    /// Print the hash of a regular file's contents (as `nix-hash --flat FILE`)
+    File(HashPathArgs),
+    /// Convert hashes to another encoding
+    Convert(ConvertArgs),
+}
+
+/// Which encoding to print, shared by the hash subcommands.
+#[derive(Debug, Args)]
+#[group(multiple = false)]
+pub struct EncodingArgs {
+    /// Print in lowercase hexadecimal
+    #[arg(long)]
+    base16: bool,
+    /// Print in Nix's base-32
+    #[arg(long, alias = "nixbase32")]
+    base32: bool,
+    /// Print in base64
+    #[arg(long)]
+    base64: bool,
+    /// Print in SRI form, `<type>-<base64>` (the default)
+    #[arg(long)]
+    sri: bool,
+}
+
+impl EncodingArgs {
+    /// Returns the chosen encoding, SRI when none was chosen.
+    fn encoding(&self) -> Encoding {
+        if self.base16 {
+            Encoding::Base16
+        } else if self.base32 {
+            Encoding::Nixbase32
+        } else if self.base64 {
+            Encoding::Base64
+        } else {
+            Encoding::Sri
+        }
+    }
+}
+
+/// Arguments of `kiln hash path` and `kiln hash file`.
+#[derive(Debug, Args)]
+pub struct HashPathArgs {
+    /// The paths to hash (can be repeated)
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// The hash algorithm: md5, sha1, sha256 or sha512
+    #[arg(long = "type", default_value = "sha256", value_name = "ALGO")]
+    algo: HashAlgo,
+    #[command(flatten)]
+    encoding: EncodingArgs,
+}
+
+/// Arguments of `kiln hash convert`.
+#[derive(Debug, Args)]
+pub struct ConvertArgs {
+    /// The hashes to convert: `algo:digest`, SRI, or bare digests with `--type`
+    #[arg(required = true)]
+    hashes: Vec<String>,
+    /// The algorithm of bare digests
+    #[arg(long = "type", value_name = "ALGO")]
+    algo: Option<HashAlgo>,
+    #[command(flatten)]
+    encoding: EncodingArgs,
+}
 
 /// Runs `kiln hash`.
 pub fn run(cmd: HashCommand) -> anyhow::Result<ExitCode> {
-    match cmd {}
+    let mut out = io::stdout().lock();
+    match cmd {
+        HashCommand::Path(args) => {
+            for path in &args.paths {
+                let hash = hash_nar(path, args.algo)?;
+                writeln!(out, "{}", hash.encode(args.encoding.encoding()))?;
+            }
+        }
+        HashCommand::File(args) => {
+            for path in &args.paths {
+                let hash = hash_file(path, args.algo)?;
+                writeln!(out, "{}", hash.encode(args.encoding.encoding()))?;
+            }
+        }
+        HashCommand::Convert(args) => {
+            for text in &args.hashes {
+                let hash = Hash::parse(text, args.algo)?;
+                writeln!(out, "{}", hash.encode(args.encoding.encoding()))?;
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Returns the hash of the NAR serialisation of `path`.
+fn hash_nar(path: &std::path::Path, algo: HashAlgo) -> anyhow::Result<Hash> {
+    let mut hasher = Hasher::new(algo);
+    kiln_store::nar::dump(path, &mut hasher).with_context(|| format!("cannot hash `{}`", path.display()))?;
+    Ok(hasher.finish())
+}
+
+/// Returns the hash of the contents of the regular file at `path`.
+fn hash_file(path: &std::path::Path, algo: HashAlgo) -> anyhow::Result<Hash> {
+    let mut hasher = Hasher::new(algo);
+    let mut file = fs_err::File::open(path)?;
+    io::copy(&mut file, &mut hasher)?;
+    Ok(hasher.finish())
 }

@@ -1,1 +1,19 @@
-//! placeholder
+/*!
+kiln's store: Nix's data formats and, later, the content-addressed store that
+builds derivations.
+
+The formats are exactly Nix's, so that kiln and Nix agree byte for byte:
+
+- [`hash`]: digests ([`hash::Hash`]) in md5/sha1/sha256/sha512 and their
+  encodings (base16, nixbase32, base64, SRI).
+- [`store_path`]: store path names and the recipes that compute them for
+  sources, text files, fixed outputs and derivation outputs.
+
+This crate knows nothing about the Nix language: the evaluator (`kiln-eval`)
+produces derivations and hands them here.
+*/
+
+pub mod derivation;
+pub mod hash;
+pub mod nar;
+pub mod store_path;

@@ -1,0 +1,115 @@
+//! `hashDerivationModulo`: the hash that input-addressed output paths are
+//! made from.
+//!
+//! A fixed-output derivation hashes to `sha256("fixed:out:<algo>:<hash>:<path>")`,
+//! so that how something is fetched does not change what depends on it.
+//! Any other derivation hashes to the SHA-256 of its ATerm with each input
+//! derivation's path replaced by that input's own hash modulo (in base16),
+//! recursively. With `mask_outputs`, the derivation's own output paths are
+//! blanked, which is how its output paths are computed in the first place.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use super::{Derivation, PathComputeError};
+use crate::hash::{Encoding, Hash};
+use crate::store_path::{StoreDir, StorePath};
+
+/// The hashes modulo of derivations already seen, by `.drv` path. Input
+/// derivations must be known here before a derivation that uses them is
+/// hashed.
+#[derive(Debug, Clone, Default)]
+pub struct DrvHashes {
+    hashes: HashMap<StorePath, Hash>,
+}
+
+impl DrvHashes {
+    /// Returns an empty table.
+    pub fn new() -> DrvHashes {
+        DrvHashes::default()
+    }
+
+    /// Returns the recorded hash of a `.drv` path.
+    pub fn get(&self, drv_path: &StorePath) -> Option<&Hash> {
+        self.hashes.get(drv_path)
+    }
+
+    /// Records the hash of a derivation stored at `drv_path`, computing it
+    /// from its (already known) inputs, and returns it.
+    pub fn insert(
+        &mut self,
+        drv_path: StorePath,
+        drv: &Derivation,
+        store_dir: &StoreDir,
+    ) -> Result<Hash, PathComputeError> {
+        let hash = hash_modulo(drv, store_dir, self, false)?;
+        self.hashes.insert(drv_path, hash);
+        Ok(hash)
+    }
+
+    /// Records the hashes of `root` and its whole input closure, reading
+    /// derivations with `read` (each at most once), inputs before users.
+    pub fn insert_closure<E>(
+        &mut self,
+        root: &StorePath,
+        store_dir: &StoreDir,
+        mut read: impl FnMut(&StorePath) -> Result<Derivation, E>,
+    ) -> Result<Hash, ClosureError<E>> {
+        // An explicit stack: derivation graphs can be deep.
+        let mut stack: Vec<(StorePath, Option<Derivation>)> = vec![(root.clone(), None)];
+        while let Some((path, drv)) = stack.pop() {
+            if self.hashes.contains_key(&path) {
+                continue;
+            }
+            match drv {
+                Some(drv) => {
+                    self.insert(path, &drv, store_dir).map_err(ClosureError::Compute)?;
+                }
+                None => {
+                    let drv = read(&path).map_err(ClosureError::Read)?;
+                    let missing: Vec<StorePath> =
+                        drv.input_drvs.keys().filter(|p| !self.hashes.contains_key(*p)).cloned().collect();
+                    stack.push((path, Some(drv)));
+                    stack.extend(missing.into_iter().map(|p| (p, None)));
+                }
+            }
+        }
+        self.hashes
+            .get(root)
+            .copied()
+            .ok_or_else(|| ClosureError::Compute(PathComputeError::MissingInput(store_dir.display(root))))
+    }
+}
+
+/// Why the hashes of a derivation closure could not be computed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClosureError<E> {
+    /// A derivation could not be read.
+    #[error("cannot read a derivation of the closure")]
+    Read(#[source] E),
+    /// A hash could not be computed.
+    #[error(transparent)]
+    Compute(PathComputeError),
+}
+
+/// Returns the hash modulo of `drv`; its input derivations must be in `known`.
+pub fn hash_modulo(
+    drv: &Derivation,
+    store_dir: &StoreDir,
+    known: &DrvHashes,
+    mask_outputs: bool,
+) -> Result<Hash, PathComputeError> {
+    if let Some(fixed) = drv.fixed_output() {
+        let path = drv.outputs.get("out").and_then(|o| o.path.as_ref());
+        let path = path.map(|p| store_dir.display(p)).unwrap_or_default();
+        let text = format!("fixed:out:{}:{}:{path}", fixed.algo_field(), fixed.hash.encode(Encoding::Base16));
+        return Ok(Hash::sha256(text.as_bytes()));
+    }
+    let mut inputs: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (path, outputs) in &drv.input_drvs {
+        let hash = known
+            .get(path)
+            .ok_or_else(|| PathComputeError::MissingInput(store_dir.display(path)))?;
+        inputs.entry(hash.encode(Encoding::Base16)).or_default().extend(outputs.iter().cloned());
+    }
+    Ok(Hash::sha256(drv.to_aterm_with_inputs(store_dir, &inputs, mask_outputs).as_bytes()))
+}

@@ -1,0 +1,72 @@
+use super::*;
+
+/// A derivation printed by Nix 2.8's `nix-instantiate`: two outputs, an
+/// input derivation (fixed-output), an input source, escapes in an argument.
+const NIX_DRV: &str = r#"Derive([("dev","/nix/store/m4wxdwih2ypcbvvi1zcpc3j7mxfr2bqg-x-dev","",""),("out","/nix/store/5k7q4n64ikiail6kb53mr2zb51f7466r-x","","")],[("/nix/store/y241m127df171081azcyfdp1ar5sz4r9-a.drv",["out"])],["/nix/store/qs2vcw1sd6lzsvgvq6gggnw1v31qrm28-hi.txt"],"x86_64-linux","/bin/sh",["-c","echo \"\n\t\\ /nix/store/vvg4vb767vrnsqhb7ih58v4a5gq4iyy4-a"],[("builder","/bin/sh"),("dev","/nix/store/m4wxdwih2ypcbvvi1zcpc3j7mxfr2bqg-x-dev"),("name","x"),("out","/nix/store/5k7q4n64ikiail6kb53mr2zb51f7466r-x"),("outputs","out dev"),("src","/nix/store/qs2vcw1sd6lzsvgvq6gggnw1v31qrm28-hi.txt"),("system","x86_64-linux")])"#;
+const INPUT_DRV: &str = r#"Derive([("out","/nix/store/vvg4vb767vrnsqhb7ih58v4a5gq4iyy4-a","r:sha256","e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")],[],[],"x86_64-linux","/bin/sh",[],[("builder","/bin/sh"),("name","a"),("out","/nix/store/vvg4vb767vrnsqhb7ih58v4a5gq4iyy4-a"),("outputHash","sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="),("outputHashMode","recursive"),("system","x86_64-linux")])"#;
+
+fn dir() -> StoreDir {
+    StoreDir::default()
+}
+
+#[test]
+fn round_trips_nix_output() {
+    for text in [NIX_DRV, INPUT_DRV] {
+        let drv = Derivation::parse(text.as_bytes(), &dir()).unwrap();
+        assert_eq!(drv.to_aterm(&dir()), text);
+    }
+}
+
+#[test]
+fn computes_paths_like_nix() {
+    let input = Derivation::parse(INPUT_DRV.as_bytes(), &dir()).unwrap();
+    let input_path = input.drv_path(&dir()).unwrap();
+    assert_eq!(dir().display(&input_path), "/nix/store/y241m127df171081azcyfdp1ar5sz4r9-a.drv");
+    let mut hashes = DrvHashes::new();
+    hashes.insert(input_path, &input, &dir()).unwrap();
+
+    let drv = Derivation::parse(NIX_DRV.as_bytes(), &dir()).unwrap();
+    assert_eq!(dir().display(&drv.drv_path(&dir()).unwrap()), "/nix/store/yh78858mr7gbd5d8d090p3kza824q78i-x.drv");
+    let mut recomputed = drv.clone();
+    recomputed.fill_output_paths(&dir(), &hashes).unwrap();
+    assert_eq!(recomputed, drv);
+
+    let mut fixed = input.clone();
+    fixed.fill_output_paths(&dir(), &hashes).unwrap();
+    assert_eq!(fixed, input);
+}
+
+#[test]
+fn rejects_malformed_input() {
+    let cases: &[(&str, &str)] = &[
+        ("", "ends unexpectedly at byte 0"),
+        ("Derive(", "ends unexpectedly at byte 7"),
+        ("Derivx([],[],[],\"\",\"\",[],[])", "expected `Derive(` at byte 0"),
+        ("Derive([],[],[],\"\",\"\",[],[])x", "unexpected data after the derivation at byte 28"),
+        ("Derive([],[],[\"/tmp/x\"],\"\",\"\",[],[])", "not a valid store path"),
+        ("Derive([],[],[],\"\",\"\",[],[(\"b\",\"\"),(\"a\",\"\")])", "environment variable `a`"),
+        ("Derive([],[],[],\"\",\"\",[],[(\"a\",\"\"),(\"a\",\"\")])", "out of order or repeated"),
+        ("Derive([(\"out\",\"\",\"sha256\",\"zz\")],[],[],\"\",\"\",[],[])", "invalid hash"),
+        ("Derive([(\"out\",\"\",\"r:sha256\",\"\")],[],[],\"\",\"\",[],[])", "content-addressed"),
+        ("Derive([],[],[],\"\",\"\",[\"a\" ],[])", "expected `,` or `]`"),
+    ];
+    for (text, message) in cases {
+        let err = Derivation::parse(text.as_bytes(), &dir()).unwrap_err().to_string();
+        assert!(err.contains(message), "{text:?}: {err}");
+    }
+}
+
+#[test]
+fn rejects_non_utf8() {
+    let err = Derivation::parse(b"Derive([],[],[],\"\xff\",\"\",[],[])", &dir()).unwrap_err();
+    assert_eq!(err.to_string(), "string at byte 16 is not valid UTF-8");
+}
+
+#[test]
+fn json_matches_show_derivation_shape() {
+    let drv = Derivation::parse(INPUT_DRV.as_bytes(), &dir()).unwrap();
+    let json = drv.to_json(&dir());
+    assert_eq!(json["outputs"]["out"]["hashAlgo"], "r:sha256");
+    assert_eq!(json["inputDrvs"], serde_json::json!({}));
+    assert_eq!(json["env"]["name"], "a");
+}

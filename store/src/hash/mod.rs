@@ -1,0 +1,267 @@
+//! Hash algorithms and the ways Nix writes hashes down.
+//!
+//! [`Hash`] is a digest together with its [`HashAlgo`]. It prints in any
+//! [`Encoding`] Nix uses (base16, nixbase32, base64, SRI) and parses from any
+//! of them, the way `nix hash to-*`, `nix-hash` and `builtins.hashString`
+//! treat them. [`Hasher`] computes a hash incrementally over a stream.
+//!
+//! What this module does not do: decide which algorithm a store path or a
+//! derivation uses; that belongs to `store_path` and `derivation`.
+
+pub mod nixbase32;
+mod parse;
+
+use std::fmt;
+use std::str::FromStr;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use sha2::Digest as _;
+use thiserror::Error;
+
+pub use parse::ParseError;
+
+/// A hash algorithm Nix supports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum HashAlgo {
+    /// MD5 (16 bytes).
+    Md5,
+    /// SHA-1 (20 bytes).
+    Sha1,
+    /// SHA-256 (32 bytes).
+    Sha256,
+    /// SHA-512 (64 bytes).
+    Sha512,
+}
+
+impl HashAlgo {
+    /// Every algorithm, in Nix's order.
+    pub const ALL: [HashAlgo; 4] = [HashAlgo::Md5, HashAlgo::Sha1, HashAlgo::Sha256, HashAlgo::Sha512];
+
+    /// Returns the digest length in bytes.
+    pub const fn size(self) -> usize {
+        match self {
+            HashAlgo::Md5 => 16,
+            HashAlgo::Sha1 => 20,
+            HashAlgo::Sha256 => 32,
+            HashAlgo::Sha512 => 64,
+        }
+    }
+
+    /// Returns the name Nix uses (`md5`, `sha1`, `sha256`, `sha512`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            HashAlgo::Md5 => "md5",
+            HashAlgo::Sha1 => "sha1",
+            HashAlgo::Sha256 => "sha256",
+            HashAlgo::Sha512 => "sha512",
+        }
+    }
+}
+
+impl fmt::Display for HashAlgo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A name that is not a hash algorithm Nix knows.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("unknown hash algorithm `{0}`, expected one of `md5`, `sha1`, `sha256`, `sha512`")]
+pub struct UnknownAlgo(pub String);
+
+impl FromStr for HashAlgo {
+    type Err = UnknownAlgo;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        HashAlgo::ALL
+            .into_iter()
+            .find(|algo| algo.name() == s)
+            .ok_or_else(|| UnknownAlgo(s.to_owned()))
+    }
+}
+
+/// How a hash is written as text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Encoding {
+    /// Lowercase hexadecimal.
+    Base16,
+    /// Nix's own base-32 (see [`nixbase32`]).
+    Nixbase32,
+    /// Standard base64 with padding.
+    Base64,
+    /// Subresource integrity: `<algo>-<base64>`.
+    Sri,
+}
+
+/// A digest and the algorithm that made it.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Hash {
+    algo: HashAlgo,
+    bytes: [u8; 64],
+}
+
+/// Bytes whose length does not match the algorithm's digest size.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("a {algo} digest is {} bytes, got {got}", algo.size())]
+pub struct WrongLength {
+    /// The algorithm.
+    pub algo: HashAlgo,
+    /// The number of bytes given.
+    pub got: usize,
+}
+
+impl Hash {
+    /// Returns the hash of `data` with `algo`.
+    pub fn digest(algo: HashAlgo, data: impl AsRef<[u8]>) -> Hash {
+        let mut hasher = Hasher::new(algo);
+        hasher.update(data.as_ref());
+        hasher.finish()
+    }
+
+    /// Returns the SHA-256 of `data`.
+    pub fn sha256(data: impl AsRef<[u8]>) -> Hash {
+        Hash::digest(HashAlgo::Sha256, data)
+    }
+
+    /// Wraps raw digest bytes, which must have the algorithm's length.
+    pub fn from_bytes(algo: HashAlgo, digest: &[u8]) -> Result<Hash, WrongLength> {
+        if digest.len() != algo.size() {
+            return Err(WrongLength { algo, got: digest.len() });
+        }
+        let mut bytes = [0u8; 64];
+        bytes[..digest.len()].copy_from_slice(digest);
+        Ok(Hash { algo, bytes })
+    }
+
+    /// Returns the algorithm.
+    pub fn algo(&self) -> HashAlgo {
+        self.algo
+    }
+
+    /// Returns the digest bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..self.algo.size()]
+    }
+
+    /// Returns the digest in `encoding`, without an algorithm prefix
+    /// (except for SRI, which always names its algorithm).
+    pub fn encode(&self, encoding: Encoding) -> String {
+        match encoding {
+            Encoding::Base16 => hex::encode(self.as_bytes()),
+            Encoding::Nixbase32 => nixbase32::encode(self.as_bytes()),
+            Encoding::Base64 => BASE64.encode(self.as_bytes()),
+            Encoding::Sri => format!("{}-{}", self.algo, BASE64.encode(self.as_bytes())),
+        }
+    }
+
+    /// Returns `<algo>:<digest>` in `encoding` (Nix's `to_string(base, true)`);
+    /// SRI is returned as is.
+    pub fn encode_with_algo(&self, encoding: Encoding) -> String {
+        match encoding {
+            Encoding::Sri => self.encode(Encoding::Sri),
+            _ => format!("{}:{}", self.algo, self.encode(encoding)),
+        }
+    }
+
+    /// Returns the SRI form, `sha256-…`.
+    pub fn to_sri(&self) -> String {
+        self.encode(Encoding::Sri)
+    }
+
+    /// Parses a hash in any encoding Nix accepts: `algo:digest`, SRI
+    /// `algo-base64`, or a bare digest when `algo` is given (base16,
+    /// nixbase32 or base64, told apart by length).
+    pub fn parse(text: &str, algo: Option<HashAlgo>) -> Result<Hash, ParseError> {
+        parse::parse(text, algo)
+    }
+
+    /// Folds the hash into `size` bytes by XOR, as Nix's `compressHash` does
+    /// for the 20-byte hash part of store paths.
+    pub fn compress(&self, size: usize) -> Vec<u8> {
+        let mut out = vec![0u8; size];
+        if size == 0 {
+            return out;
+        }
+        for (i, byte) in self.as_bytes().iter().enumerate() {
+            out[i % size] ^= byte;
+        }
+        out
+    }
+}
+
+impl fmt::Debug for Hash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Hash({})", self.to_sri())
+    }
+}
+
+impl fmt::Display for Hash {
+    /// Displays as SRI.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_sri())
+    }
+}
+
+/// Computes a hash over data given in pieces.
+#[derive(Clone)]
+pub enum Hasher {
+    /// MD5 state.
+    Md5(md5::Md5),
+    /// SHA-1 state.
+    Sha1(sha1::Sha1),
+    /// SHA-256 state.
+    Sha256(sha2::Sha256),
+    /// SHA-512 state.
+    Sha512(sha2::Sha512),
+}
+
+impl Hasher {
+    /// Returns a fresh hasher for `algo`.
+    pub fn new(algo: HashAlgo) -> Hasher {
+        match algo {
+            HashAlgo::Md5 => Hasher::Md5(md5::Md5::new()),
+            HashAlgo::Sha1 => Hasher::Sha1(sha1::Sha1::new()),
+            HashAlgo::Sha256 => Hasher::Sha256(sha2::Sha256::new()),
+            HashAlgo::Sha512 => Hasher::Sha512(sha2::Sha512::new()),
+        }
+    }
+
+    /// Feeds more data.
+    pub fn update(&mut self, data: &[u8]) {
+        match self {
+            Hasher::Md5(h) => h.update(data),
+            Hasher::Sha1(h) => h.update(data),
+            Hasher::Sha256(h) => h.update(data),
+            Hasher::Sha512(h) => h.update(data),
+        }
+    }
+
+    /// Returns the hash of everything fed so far.
+    pub fn finish(self) -> Hash {
+        let (algo, digest): (HashAlgo, Vec<u8>) = match self {
+            Hasher::Md5(h) => (HashAlgo::Md5, h.finalize().to_vec()),
+            Hasher::Sha1(h) => (HashAlgo::Sha1, h.finalize().to_vec()),
+            Hasher::Sha256(h) => (HashAlgo::Sha256, h.finalize().to_vec()),
+            Hasher::Sha512(h) => (HashAlgo::Sha512, h.finalize().to_vec()),
+        };
+        let mut bytes = [0u8; 64];
+        // The digest length equals `algo.size()` by construction of each hasher.
+        bytes[..digest.len()].copy_from_slice(&digest);
+        Hash { algo, bytes }
+    }
+}
+
+impl std::io::Write for Hasher {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.update(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

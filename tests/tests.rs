@@ -5,4 +5,5 @@
 //! when `KILN_REQUIRE_NIX=1` is set (as `.ci/run` does), so CI can never
 //! pass them silently.
 
+mod formats;
 mod util;

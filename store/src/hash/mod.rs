@@ -8,6 +8,7 @@
 //! What this module does not do: decide which algorithm a store path or a
 //! derivation uses; that belongs to `store_path` and `derivation`.
 
+mod background;
 pub mod nixbase32;
 mod parse;
 
@@ -19,6 +20,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use sha2::Digest as _;
 use thiserror::Error;
 
+pub use background::hash_with;
 pub use parse::ParseError;
 
 /// A hash algorithm Nix supports.

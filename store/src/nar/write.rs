@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use super::wire::{Token, padding_len, write_bytes, write_padding, write_tokens, write_u64};
 
 /// Size of the buffers used for file contents and for the output.
-const BUFFER_SIZE: usize = 256 * 1024;
+const BUFFER_SIZE: usize = 64 * 1024;
 
 /// Why a tree could not be written as a NAR.
 #[derive(Debug, thiserror::Error)]

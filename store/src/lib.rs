@@ -13,7 +13,11 @@ This crate knows nothing about the Nix language: the evaluator (`kiln-eval`)
 produces derivations and hands them here.
 */
 
+#[cfg(target_os = "linux")]
+pub mod build;
 pub mod derivation;
 pub mod hash;
 pub mod nar;
+#[cfg(target_os = "linux")]
+pub mod sandbox;
 pub mod store_path;

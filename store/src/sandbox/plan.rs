@@ -1,0 +1,748 @@
+//! Planning a sandbox: everything a build will see, computed with no I/O.
+//!
+//! [`plan`] turns a [`SandboxSpec`] (the store paths a build may read, the
+//! outputs it must write, its builder and environment) into a
+//! [`SandboxPlan`]: the ordered [`Step`]s that assemble the sandbox's root
+//! filesystem, the builder's exact environment, its ids and host names, and
+//! the files to put in its build directory. Nothing here touches the file
+//! system, so every decision about what a build sees is unit-testable
+//! without root; [`super::linux`] carries the plan out.
+//!
+//! Paths called *sandbox paths* are absolute paths as the builder sees them
+//! (`/nix/store/…`, `/build`); *host paths* are where things really are.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use thiserror::Error;
+
+use crate::hash::{Hash, nixbase32};
+use crate::store_path::{StoreDir, StorePath};
+
+/// The derivation attribute naming a root filesystem (a store path in the
+/// build's inputs) to mount as `/` beneath the store; see `docs/sandbox.md`.
+pub const ROOTFS_ATTR: &str = "__kilnRootfs";
+/// The build directory as the builder sees it (Nix's `sandbox-build-dir`).
+pub const BUILD_DIR: &str = "/build";
+/// `HOME`: a directory that does not exist, as in Nix.
+pub const HOME_DIR: &str = "/homeless-shelter";
+/// The default `SOURCE_DATE_EPOCH` (1980-01-01, the ZIP epoch, as nixpkgs).
+pub const SOURCE_DATE_EPOCH: &str = "315532800";
+/// The host name inside the sandbox.
+pub const HOSTNAME: &str = "localhost";
+/// The NIS domain name inside the sandbox (the kernel's default, as in Nix).
+pub const DOMAINNAME: &str = "(none)";
+/// The builder's uid inside the sandbox (Nix's `nixbld` sandbox user).
+pub const SANDBOX_UID: u32 = 1000;
+/// The builder's gid inside the sandbox (Nix's `nixbld` sandbox group).
+pub const SANDBOX_GID: u32 = 100;
+
+/// Host devices bound into the sandbox's `/dev`.
+const DEVICES: [&str; 6] = ["null", "zero", "full", "random", "urandom", "tty"];
+/// Entries of `/etc` that the sandbox writes itself.
+const ETC_FILES: [&str; 3] = ["passwd", "group", "hosts"];
+/// Host files a fixed-output build may read, to reach the network.
+const NETWORK_FILES: [&str; 3] = [
+    "/etc/resolv.conf",
+    "/etc/services",
+    "/etc/ssl/certs/ca-certificates.crt",
+];
+/// Top-level sandbox directories that a root filesystem cannot provide.
+const RESERVED_TOP: [&str; 4] = ["build", "dev", "proc", "etc"];
+
+/// Host directories of one build; see [`SandboxDirs::under`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SandboxDirs {
+    /// The build directory, mounted writable at `/build`.
+    pub build: PathBuf,
+    /// The scratch store, mounted writable at the logical store directory:
+    /// the builder creates its outputs here, and input store paths are
+    /// mounted read-only over empty mount points made in it.
+    pub store: PathBuf,
+    /// An empty directory the sandbox's fresh root is assembled on (in the
+    /// sandbox's own mount namespace: the host sees nothing there).
+    pub root: PathBuf,
+}
+
+impl SandboxDirs {
+    /// Returns `build`, `store` and `root` directories under `work`, a
+    /// private per-build directory.
+    pub fn under(work: &Path) -> SandboxDirs {
+        SandboxDirs {
+            build: work.join("build"),
+            store: work.join("store"),
+            root: work.join("root"),
+        }
+    }
+}
+
+/// The user and group the builder runs as, and the host ids behind them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IdMap {
+    /// The builder's uid inside the sandbox.
+    pub inside_uid: u32,
+    /// The builder's gid inside the sandbox.
+    pub inside_gid: u32,
+    /// The host uid mapped to `inside_uid` (the caller's effective uid).
+    pub outside_uid: u32,
+    /// The host gid mapped to `inside_gid` (the caller's effective gid).
+    pub outside_gid: u32,
+}
+
+impl IdMap {
+    /// Maps the given host ids to Nix's `nixbld` user (1000) and group (100).
+    pub fn nixbld(outside_uid: u32, outside_gid: u32) -> IdMap {
+        IdMap {
+            inside_uid: SANDBOX_UID,
+            inside_gid: SANDBOX_GID,
+            outside_uid,
+            outside_gid,
+        }
+    }
+}
+
+/// What a build needs: the input of [`plan`].
+#[derive(Debug, Clone)]
+pub struct SandboxSpec {
+    /// The logical store directory (`/nix/store`).
+    pub store_dir: StoreDir,
+    /// The host directories of this build.
+    pub dirs: SandboxDirs,
+    /// The input closure: each store path with the host path holding it.
+    pub inputs: Vec<(StorePath, PathBuf)>,
+    /// The outputs: name (`out`) and logical store path.
+    pub outputs: Vec<(String, StorePath)>,
+    /// The builder, an absolute sandbox path.
+    pub builder: String,
+    /// The builder's arguments (without `argv[0]`).
+    pub args: Vec<String>,
+    /// The derivation's environment.
+    pub env: BTreeMap<String, String>,
+    /// A root filesystem to mount as `/` beneath the store: one of `inputs`.
+    pub rootfs: Option<StorePath>,
+    /// A fixed-output derivation: it shares the host's network.
+    pub fixed_output: bool,
+    /// For fixed-output builds, the values of the derivation's
+    /// `impureEnvVars` taken from the caller's environment.
+    pub impure_env: BTreeMap<String, String>,
+    /// `NIX_BUILD_CORES`.
+    pub cores: u32,
+    /// Who the builder is.
+    pub ids: IdMap,
+}
+
+/// Whether a bind mount may be written through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Mounted read-only.
+    ReadOnly,
+    /// Mounted writable (subject to file permissions).
+    Writable,
+}
+
+/// One step of assembling the sandbox, in order. Targets are sandbox paths.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// Creates a directory unless it exists.
+    Dir {
+        /// The directory.
+        path: PathBuf,
+    },
+    /// Mounts a fresh tmpfs with the given root mode (`/` is the new root).
+    Tmpfs {
+        /// The mount point.
+        path: PathBuf,
+        /// The mode of the tmpfs root.
+        mode: u32,
+    },
+    /// Bind-mounts a host path, making the mount point to match its type; a
+    /// symlink is copied instead (a mount cannot sit on a symlink).
+    Bind {
+        /// The host path.
+        source: PathBuf,
+        /// The sandbox path.
+        target: PathBuf,
+        /// Read-only or writable.
+        access: Access,
+        /// Skip the step if `source` does not exist.
+        optional: bool,
+    },
+    /// Binds each entry of a host directory read-only into a sandbox
+    /// directory (symlinks are copied), except the names in `skip`.
+    Merge {
+        /// The host directory.
+        source: PathBuf,
+        /// The sandbox directory.
+        target: PathBuf,
+        /// Entry names left out (the sandbox provides them).
+        skip: BTreeSet<String>,
+        /// Skip the step if `source` does not exist.
+        optional: bool,
+    },
+    /// Mounts a fresh `proc` of the sandbox's pid namespace.
+    Proc {
+        /// The mount point.
+        path: PathBuf,
+    },
+    /// Mounts a fresh `devpts` instance (its own `ptmx`).
+    Devpts {
+        /// The mount point.
+        path: PathBuf,
+    },
+    /// Creates a symlink.
+    Symlink {
+        /// The link.
+        path: PathBuf,
+        /// What it points to.
+        target: PathBuf,
+    },
+    /// Writes a file.
+    File {
+        /// The file.
+        path: PathBuf,
+        /// Its contents.
+        contents: Vec<u8>,
+        /// Its mode.
+        mode: u32,
+    },
+    /// Makes the mount at `path` read-only.
+    ReadOnly {
+        /// The mount point.
+        path: PathBuf,
+    },
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Step::Dir { path } => write!(f, "mkdir {}", path.display()),
+            Step::Tmpfs { path, mode } => write!(f, "tmpfs (mode {mode:o}) on {}", path.display()),
+            Step::Bind {
+                source,
+                target,
+                access,
+                ..
+            } => {
+                let how = if *access == Access::ReadOnly {
+                    "read-only"
+                } else {
+                    "writable"
+                };
+                write!(
+                    f,
+                    "bind {} on {} ({how})",
+                    source.display(),
+                    target.display()
+                )
+            }
+            Step::Merge { source, target, .. } => {
+                write!(f, "merge {} into {}", source.display(), target.display())
+            }
+            Step::Proc { path } => write!(f, "proc on {}", path.display()),
+            Step::Devpts { path } => write!(f, "devpts on {}", path.display()),
+            Step::Symlink { path, target } => {
+                write!(f, "symlink {} -> {}", path.display(), target.display())
+            }
+            Step::File { path, .. } => write!(f, "write {}", path.display()),
+            Step::ReadOnly { path } => write!(f, "remount {} read-only", path.display()),
+        }
+    }
+}
+
+/// A file to create in the build directory before the build starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildFile {
+    /// Its name inside the build directory.
+    pub name: String,
+    /// Its contents.
+    pub contents: Vec<u8>,
+}
+
+/// An output as planned: where the builder writes it and where that is on
+/// the host once the build has finished.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedOutput {
+    /// The output name (`out`).
+    pub name: String,
+    /// The logical store path.
+    pub path: StorePath,
+    /// The host path the builder's output appears at (in the scratch store).
+    pub host_path: PathBuf,
+}
+
+/// Everything the sandbox executor needs, decided in advance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SandboxPlan {
+    /// The host directories (created, and the build directory filled,
+    /// before the build starts).
+    pub dirs: SandboxDirs,
+    /// Assembly steps, in order.
+    pub steps: Vec<Step>,
+    /// The builder's whole environment.
+    pub env: BTreeMap<String, String>,
+    /// The builder, a sandbox path.
+    pub builder: String,
+    /// `argv[0]`: the builder's base name, as Nix passes it.
+    pub arg0: String,
+    /// The remaining arguments.
+    pub args: Vec<String>,
+    /// The working directory (`/build`).
+    pub cwd: PathBuf,
+    /// Host name inside the sandbox.
+    pub hostname: String,
+    /// NIS domain name inside the sandbox.
+    pub domainname: String,
+    /// Ids inside and outside.
+    pub ids: IdMap,
+    /// Whether the build gets a network namespace of its own (loopback
+    /// only); fixed-output builds share the host's.
+    pub private_network: bool,
+    /// Files to create in the build directory (`passAsFile`).
+    pub build_files: Vec<BuildFile>,
+    /// The outputs and where they land.
+    pub outputs: Vec<PlannedOutput>,
+}
+
+/// Why a sandbox cannot be planned.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum PlanError {
+    /// The builder is not an absolute path.
+    #[error("builder `{0}` is not an absolute path")]
+    RelativeBuilder(String),
+    /// A host directory is not absolute.
+    #[error("{what} `{path}` is not an absolute path")]
+    RelativeHostPath {
+        /// Which directory.
+        what: &'static str,
+        /// The path.
+        path: PathBuf,
+    },
+    /// The store directory is `/` or collides with a directory the sandbox owns.
+    #[error("store directory `{0}` collides with the sandbox's own directories")]
+    BadStoreDir(String),
+    /// The root filesystem is not one of the inputs.
+    #[error("root filesystem `{0}` is not one of the build's inputs")]
+    RootfsNotAnInput(String),
+    /// The root filesystem attribute does not name a store path.
+    #[error("`{ROOTFS_ATTR}` = `{0}` is not a store path")]
+    RootfsNotAStorePath(String),
+    /// A store path is both an input and an output.
+    #[error("`{0}` is both an input and an output")]
+    InputIsOutput(String),
+    /// An environment variable name is empty or holds `=` or NUL.
+    #[error("environment variable name `{0}` is not allowed")]
+    BadEnvName(String),
+    /// A string passed to the builder holds a NUL byte.
+    #[error("{what} `{name}` contains a NUL byte")]
+    Nul {
+        /// What kind of string (argument, environment variable).
+        what: &'static str,
+        /// Its name or position.
+        name: String,
+    },
+}
+
+/// Returns the root filesystem a derivation environment names with
+/// [`ROOTFS_ATTR`], if any.
+pub fn rootfs_attr(
+    env: &BTreeMap<String, String>,
+    store_dir: &StoreDir,
+) -> Result<Option<StorePath>, PlanError> {
+    let Some(value) = env.get(ROOTFS_ATTR) else {
+        return Ok(None);
+    };
+    let path = store_dir
+        .parse(value)
+        .map_err(|_| PlanError::RootfsNotAStorePath(value.clone()))?;
+    Ok(Some(path))
+}
+
+/// Plans the sandbox for one build.
+pub fn plan(spec: &SandboxSpec) -> Result<SandboxPlan, PlanError> {
+    validate(spec)?;
+    let store_dir = PathBuf::from(spec.store_dir.as_str());
+    let (env, build_files) = environment(spec);
+    let outputs = spec
+        .outputs
+        .iter()
+        .map(|(name, path)| PlannedOutput {
+            name: name.clone(),
+            path: path.clone(),
+            host_path: spec.dirs.store.join(path.base_name()),
+        })
+        .collect();
+    Ok(SandboxPlan {
+        dirs: spec.dirs.clone(),
+        steps: steps(spec, &store_dir),
+        env,
+        builder: spec.builder.clone(),
+        arg0: base_name(&spec.builder).to_owned(),
+        args: spec.args.clone(),
+        cwd: PathBuf::from(BUILD_DIR),
+        hostname: HOSTNAME.to_owned(),
+        domainname: DOMAINNAME.to_owned(),
+        ids: spec.ids,
+        private_network: !spec.fixed_output,
+        build_files,
+        outputs,
+    })
+}
+
+fn base_name(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
+}
+
+fn validate(spec: &SandboxSpec) -> Result<(), PlanError> {
+    if !spec.builder.starts_with('/') {
+        return Err(PlanError::RelativeBuilder(spec.builder.clone()));
+    }
+    let dirs = [
+        ("build directory", &spec.dirs.build),
+        ("scratch store", &spec.dirs.store),
+    ];
+    let root = [("sandbox root", &spec.dirs.root)];
+    let inputs = spec.inputs.iter().map(|(_, host)| ("input", host));
+    for (what, path) in dirs.into_iter().chain(root).chain(inputs) {
+        if !path.is_absolute() {
+            return Err(PlanError::RelativeHostPath {
+                what,
+                path: path.clone(),
+            });
+        }
+    }
+    let store = spec.store_dir.as_str();
+    let top = store
+        .trim_start_matches('/')
+        .split('/')
+        .next()
+        .unwrap_or("");
+    if !store.starts_with('/') || top.is_empty() || RESERVED_TOP.contains(&top) {
+        return Err(PlanError::BadStoreDir(store.to_owned()));
+    }
+    let input_paths: BTreeSet<&StorePath> = spec.inputs.iter().map(|(path, _)| path).collect();
+    if let Some((_, path)) = spec
+        .outputs
+        .iter()
+        .find(|(_, path)| input_paths.contains(path))
+    {
+        return Err(PlanError::InputIsOutput(spec.store_dir.display(path)));
+    }
+    if let Some(rootfs) = &spec.rootfs
+        && !input_paths.contains(rootfs)
+    {
+        return Err(PlanError::RootfsNotAnInput(spec.store_dir.display(rootfs)));
+    }
+    validate_strings(spec)
+}
+
+fn validate_strings(spec: &SandboxSpec) -> Result<(), PlanError> {
+    let env = spec.env.iter().chain(&spec.impure_env);
+    for (name, value) in env {
+        if name.is_empty() || name.contains(['=', '\0']) {
+            return Err(PlanError::BadEnvName(name.clone()));
+        }
+        if value.contains('\0') {
+            return Err(PlanError::Nul {
+                what: "environment variable",
+                name: name.clone(),
+            });
+        }
+    }
+    if spec.builder.contains('\0') {
+        return Err(PlanError::Nul {
+            what: "builder",
+            name: spec.builder.clone(),
+        });
+    }
+    if let Some(position) = spec.args.iter().position(|arg| arg.contains('\0')) {
+        return Err(PlanError::Nul {
+            what: "argument",
+            name: position.to_string(),
+        });
+    }
+    Ok(())
+}
+
+/// Computes the builder's environment the way Nix's `initEnv` does, plus
+/// kiln's hermetic defaults, and the `passAsFile` files.
+///
+/// Order (later wins): Nix's fixed start (`PATH`, `HOME`, `NIX_STORE`,
+/// `NIX_BUILD_CORES`), kiln's defaults (`SOURCE_DATE_EPOCH`, `TZ`,
+/// `LC_ALL`), the output paths, the derivation's environment, then what Nix
+/// sets after it: the build-directory variables and `PWD`,
+/// `NIX_OUTPUT_CHECKED` and `impureEnvVars` for fixed-output builds,
+/// `NIX_LOG_FD`, `TERM`.
+fn environment(spec: &SandboxSpec) -> (BTreeMap<String, String>, Vec<BuildFile>) {
+    let mut env = BTreeMap::new();
+    let mut set = |name: &str, value: &str| env.insert(name.to_owned(), value.to_owned());
+    set("PATH", "/path-not-set");
+    set("HOME", HOME_DIR);
+    set("NIX_STORE", spec.store_dir.as_str());
+    set("NIX_BUILD_CORES", &spec.cores.to_string());
+    set("SOURCE_DATE_EPOCH", SOURCE_DATE_EPOCH);
+    set("TZ", "UTC");
+    set("LC_ALL", "C");
+    for (name, path) in &spec.outputs {
+        set(name, &spec.store_dir.display(path));
+    }
+    let pass_as_file: BTreeSet<&str> = spec
+        .env
+        .get("passAsFile")
+        .map(|names| {
+            names
+                .split([' ', '\t', '\n', '\r'])
+                .filter(|s| !s.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut build_files = Vec::new();
+    for (name, value) in &spec.env {
+        if pass_as_file.contains(name.as_str()) {
+            let file = pass_as_file_name(name);
+            set(&format!("{name}Path"), &format!("{BUILD_DIR}/{file}"));
+            build_files.push(BuildFile {
+                name: file,
+                contents: value.clone().into_bytes(),
+            });
+        } else {
+            set(name, value);
+        }
+    }
+    for name in ["NIX_BUILD_TOP", "TMPDIR", "TEMPDIR", "TMP", "TEMP", "PWD"] {
+        set(name, BUILD_DIR);
+    }
+    if spec.fixed_output {
+        set("NIX_OUTPUT_CHECKED", "1");
+        for (name, value) in &spec.impure_env {
+            set(name, value);
+        }
+    }
+    set("NIX_LOG_FD", "2");
+    set("TERM", "xterm-256color");
+    (env, build_files)
+}
+
+/// Returns Nix's file name for a `passAsFile` attribute:
+/// `.attr-<nixbase32 sha256 of the attribute name>`.
+pub fn pass_as_file_name(attribute: &str) -> String {
+    format!(
+        ".attr-{}",
+        nixbase32::encode(Hash::sha256(attribute).as_bytes())
+    )
+}
+
+fn steps(spec: &SandboxSpec, store_dir: &Path) -> Vec<Step> {
+    let mut steps = vec![Step::Tmpfs {
+        path: "/".into(),
+        mode: 0o755,
+    }];
+    let rootfs_host = spec.rootfs.as_ref().and_then(|rootfs| {
+        spec.inputs
+            .iter()
+            .find(|(path, _)| path == rootfs)
+            .map(|(_, host)| host.clone())
+    });
+    if let Some(host) = &rootfs_host {
+        let top = store_dir
+            .iter()
+            .nth(1)
+            .map(|c| c.to_string_lossy().into_owned());
+        let skip = RESERVED_TOP
+            .iter()
+            .map(|s| (*s).to_owned())
+            .chain(top)
+            .collect();
+        steps.push(Step::Merge {
+            source: host.clone(),
+            target: "/".into(),
+            skip,
+            optional: false,
+        });
+    }
+    steps.extend(store_steps(spec, store_dir));
+    steps.push(Step::Dir {
+        path: BUILD_DIR.into(),
+    });
+    steps.push(Step::Bind {
+        source: spec.dirs.build.clone(),
+        target: BUILD_DIR.into(),
+        access: Access::Writable,
+        optional: false,
+    });
+    steps.extend(dev_steps());
+    steps.push(Step::Dir {
+        path: "/proc".into(),
+    });
+    steps.push(Step::Proc {
+        path: "/proc".into(),
+    });
+    steps.extend(etc_steps(spec, rootfs_host.as_deref()));
+    steps.push(Step::ReadOnly { path: "/".into() });
+    steps
+}
+
+/// The store directory and its ancestors, the scratch store on it, and
+/// each input read-only at its logical path.
+fn store_steps(spec: &SandboxSpec, store_dir: &Path) -> Vec<Step> {
+    let mut steps: Vec<Step> = store_dir
+        .ancestors()
+        .filter(|dir| dir.parent().is_some())
+        .map(|dir| Step::Dir {
+            path: dir.to_owned(),
+        })
+        .collect();
+    steps.reverse();
+    steps.push(Step::Bind {
+        source: spec.dirs.store.clone(),
+        target: store_dir.to_owned(),
+        access: Access::Writable,
+        optional: false,
+    });
+    let inputs: BTreeMap<&StorePath, &PathBuf> = spec
+        .inputs
+        .iter()
+        .map(|(path, host)| (path, host))
+        .collect();
+    steps.extend(inputs.into_iter().map(|(path, host)| Step::Bind {
+        source: host.clone(),
+        target: store_dir.join(path.base_name()),
+        access: Access::ReadOnly,
+        optional: false,
+    }));
+    steps
+}
+
+/// A minimal `/dev`: host devices, a private devpts, a private shm, the
+/// `fd` links; then the directory itself read-only.
+fn dev_steps() -> Vec<Step> {
+    let mut steps = vec![
+        Step::Dir {
+            path: "/dev".into(),
+        },
+        Step::Tmpfs {
+            path: "/dev".into(),
+            mode: 0o755,
+        },
+    ];
+    for device in DEVICES {
+        let path = PathBuf::from("/dev").join(device);
+        steps.push(Step::Bind {
+            source: path.clone(),
+            target: path,
+            access: Access::Writable,
+            optional: false,
+        });
+    }
+    let links = [
+        ("ptmx", "pts/ptmx"),
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+    ];
+    steps.extend([
+        Step::Dir {
+            path: "/dev/pts".into(),
+        },
+        Step::Devpts {
+            path: "/dev/pts".into(),
+        },
+        Step::Dir {
+            path: "/dev/shm".into(),
+        },
+        Step::Tmpfs {
+            path: "/dev/shm".into(),
+            mode: 0o1777,
+        },
+    ]);
+    for (name, target) in links {
+        steps.push(Step::Symlink {
+            path: PathBuf::from("/dev").join(name),
+            target: target.into(),
+        });
+    }
+    steps.push(Step::ReadOnly {
+        path: "/dev".into(),
+    });
+    steps
+}
+
+/// `/etc`: the root filesystem's entries (if any), the network files of a
+/// fixed-output build, and the sandbox's own `passwd`, `group`, `hosts`.
+fn etc_steps(spec: &SandboxSpec, rootfs_host: Option<&Path>) -> Vec<Step> {
+    let mut steps = vec![Step::Dir {
+        path: "/etc".into(),
+    }];
+    let mut skip: BTreeSet<String> = ETC_FILES.iter().map(|s| (*s).to_owned()).collect();
+    if spec.fixed_output {
+        skip.extend(["resolv.conf", "services", "ssl"].map(str::to_owned));
+    }
+    if let Some(host) = rootfs_host {
+        let source = host.join("etc");
+        steps.push(Step::Merge {
+            source,
+            target: "/etc".into(),
+            skip,
+            optional: true,
+        });
+    }
+    if spec.fixed_output {
+        steps.push(Step::Dir {
+            path: "/etc/ssl".into(),
+        });
+        steps.push(Step::Dir {
+            path: "/etc/ssl/certs".into(),
+        });
+        for file in NETWORK_FILES {
+            let path = PathBuf::from(file);
+            steps.push(Step::Bind {
+                source: path.clone(),
+                target: path,
+                access: Access::ReadOnly,
+                optional: true,
+            });
+        }
+    }
+    let ids = &spec.ids;
+    let files = [
+        ("passwd", passwd(ids)),
+        ("group", group(ids)),
+        ("hosts", hosts()),
+    ];
+    for (name, contents) in files {
+        let path = PathBuf::from("/etc").join(name);
+        steps.push(Step::File {
+            path,
+            contents: contents.into_bytes(),
+            mode: 0o644,
+        });
+    }
+    steps
+}
+
+/// `/etc/passwd`: root, the build user (home `/build`), nobody.
+fn passwd(ids: &IdMap) -> String {
+    let (uid, gid) = (ids.inside_uid, ids.inside_gid);
+    format!(
+        "root:x:0:0:root:{BUILD_DIR}:/noshell\n\
+         nixbld:x:{uid}:{gid}:kiln build user:{BUILD_DIR}:/noshell\n\
+         nobody:x:65534:65534:nobody:/:/noshell\n"
+    )
+}
+
+/// `/etc/group`: root, the build group, nogroup.
+fn group(ids: &IdMap) -> String {
+    format!(
+        "root:x:0:\nnixbld:!:{}:\nnogroup:x:65534:\n",
+        ids.inside_gid
+    )
+}
+
+/// `/etc/hosts`: localhost over IPv4 and IPv6.
+fn hosts() -> String {
+    "127.0.0.1 localhost\n::1 localhost\n".to_owned()
+}
+
+#[cfg(test)]
+mod tests;

@@ -6,4 +6,5 @@
 //! pass them silently.
 
 mod formats;
+mod nar;
 mod util;

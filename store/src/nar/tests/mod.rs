@@ -2,6 +2,7 @@
 //! (proptest) and the malformed-NAR corpus.
 
 mod bad;
+mod good;
 mod model;
 mod roundtrip;
 
@@ -245,7 +246,7 @@ fn error_messages_read_well() {
     let err = validate(nar.as_slice()).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "unexpected `fifo` at byte 56, expected `regular` or `directory` or `symlink`"
+        "expected `regular` or `directory` or `symlink` at byte 56, got `fifo`"
     );
     let err = validate(&b"\x05\0\0\0\0\0\0\0hello\0\0\0"[..]).unwrap_err();
     assert!(

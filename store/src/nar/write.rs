@@ -2,7 +2,8 @@
 //! one node at a time for trees that do not live on disk.
 //!
 //! [`dump`] matches `nix-store --dump` byte for byte: entries sorted by name
-//! as bytes, a regular file is executable when any of its `x` bits is set,
+//! as bytes, a regular file is executable when its owner's `x` bit is set
+//! (Nix tests `S_IXUSR` only: mode 0o610 is *not* executable),
 //! symlinks are stored as they are (absolute, relative or dangling), the
 //! root may be a file or a symlink, and sockets, FIFOs and devices are
 //! refused. File contents are streamed through one reusable buffer, so
@@ -163,7 +164,8 @@ impl<W: Write> Dumper<'_, W> {
     }
 
     fn regular(&mut self, path: &Path, meta: &Metadata) -> Result<(), WriteError> {
-        let executable = meta.permissions().mode() & 0o111 != 0;
+        // Nix checks `S_IXUSR` only; the group and other bits do not count.
+        let executable = meta.permissions().mode() & 0o100 != 0;
         let size = meta.len();
         let mut file = fs_err::File::open(path).map_err(WriteError::Input)?;
         self.encoder

@@ -33,8 +33,19 @@ fn directory(strings: &[&[u8]]) -> Vec<u8> {
 /// A directory holding one empty regular file called `name`.
 fn one_entry(name: &[u8]) -> Vec<u8> {
     directory(&[
-        b"entry", b"(", b"name", name, b"node", b"(", b"type", b"regular", b"contents", b"", b")",
-        b")", b")",
+        b"entry",
+        b"(",
+        b"name",
+        name,
+        b"node",
+        b"(",
+        b"type",
+        b"regular",
+        b"contents",
+        b"",
+        b")",
+        b")",
+        b")",
     ])
 }
 
@@ -43,8 +54,18 @@ fn two_entries(first: &[u8], second: &[u8]) -> Vec<u8> {
     let mut strings: Vec<&[u8]> = Vec::new();
     for name in [first, second] {
         strings.extend_from_slice(&[
-            b"entry", b"(", b"name", name, b"node", b"(", b"type", b"regular", b"contents", b"",
-            b")", b")",
+            b"entry",
+            b"(",
+            b"name",
+            name,
+            b"node",
+            b"(",
+            b"type",
+            b"regular",
+            b"contents",
+            b"",
+            b")",
+            b")",
         ]);
     }
     strings.push(b")");
@@ -52,7 +73,15 @@ fn two_entries(first: &[u8], second: &[u8]) -> Vec<u8> {
 }
 
 fn regular(contents: &[u8]) -> Vec<u8> {
-    frame(&[MAGIC, b"(", b"type", b"regular", b"contents", contents, b")"])
+    frame(&[
+        MAGIC,
+        b"(",
+        b"type",
+        b"regular",
+        b"contents",
+        contents,
+        b")",
+    ])
 }
 
 /// Replaces the 8 bytes at `at` with `value` (a length field).
@@ -72,14 +101,29 @@ fn cases() -> Vec<Case> {
         Case {
             file: "bad-magic.nar",
             what: "magic is `nix-archive-2`",
-            bytes: frame(&[b"nix-archive-2", b"(", b"type", b"regular", b"contents", b"", b")"]),
+            bytes: frame(&[
+                b"nix-archive-2",
+                b"(",
+                b"type",
+                b"regular",
+                b"contents",
+                b"",
+                b")",
+            ]),
             check: |e| matches!(e, ReadError::BadMagic { got: Got::Str(_) }),
         },
         Case {
             file: "absurd-magic-length.nar",
             what: "the first length field is 2^62, so the magic cannot be there",
             bytes: with_u64(regular(b"x"), 0, 1 << 62),
-            check: |e| matches!(e, ReadError::BadMagic { got: Got::Length(_) }),
+            check: |e| {
+                matches!(
+                    e,
+                    ReadError::BadMagic {
+                        got: Got::Length(_)
+                    }
+                )
+            },
         },
         Case {
             file: "truncated-magic.nar",
@@ -396,6 +440,10 @@ fn corpus_files_are_up_to_date() {
     assert_eq!(on_disk, names, "stale corpus: set KILN_REGEN_FIXTURES=1");
     for case in &cases {
         let bytes = std::fs::read(dir.join(case.file)).unwrap();
-        assert_eq!(bytes, case.bytes, "{} is stale: set KILN_REGEN_FIXTURES=1", case.file);
+        assert_eq!(
+            bytes, case.bytes,
+            "{} is stale: set KILN_REGEN_FIXTURES=1",
+            case.file
+        );
     }
 }

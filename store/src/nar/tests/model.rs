@@ -141,7 +141,7 @@ pub fn read(path: &Path) -> Tree {
         Tree::Directory(entries)
     } else {
         Tree::Regular {
-            executable: meta.permissions().mode() & 0o111 != 0,
+            executable: meta.permissions().mode() & 0o100 != 0,
             contents: std::fs::read(path).unwrap(),
         }
     }

@@ -2,8 +2,11 @@
 //! error with its causes and hints, and picks the exit code in one place.
 
 mod cli;
+#[cfg(test)]
+mod cli_docs;
 mod commands;
 mod error;
+mod eval_io;
 
 use std::process::ExitCode;
 

@@ -1,12 +1,149 @@
-//! `kiln eval`: not yet implemented.
+//! `kiln eval`: evaluate a Nix expression or file and print the value the
+//! way `nix-instantiate --eval` 2.8 does.
 
+use std::io::Write;
 use std::process::ExitCode;
+use std::rc::Rc;
+
+use kiln_eval::{AutoArg, EvalOptions, Evaluator, OutputFormat, SearchPathEntry};
+
+use crate::error::AlreadyReported;
+use crate::eval_io::CliIo;
 
 /// Arguments of `kiln eval`.
-#[derive(Debug, clap::Args)]
-pub struct EvalArgs {}
+#[derive(Debug, Clone, clap::Args)]
+pub struct EvalArgs {
+    /// Evaluate deeply (all list elements and attributes)
+    #[arg(long)]
+    pub strict: bool,
+    /// Print the value as JSON
+    #[arg(long, conflicts_with = "xml")]
+    pub json: bool,
+    /// Print the value as XML
+    #[arg(long)]
+    pub xml: bool,
+    /// Leave source locations out of the XML output
+    #[arg(long)]
+    pub no_location: bool,
+    /// Evaluate this expression instead of a file
+    #[arg(short = 'E', long = "expr", value_name = "EXPR", conflicts_with = "file")]
+    pub expr: Option<String>,
+    /// The file to evaluate (default: ./default.nix)
+    pub file: Option<String>,
+    /// Select this attribute path from the result (can be repeated)
+    #[arg(short = 'A', long = "attr", value_name = "ATTRPATH")]
+    pub attr: Vec<String>,
+    /// Pass NAME = EXPR to the top-level function (can be repeated)
+    #[arg(long, num_args = 2, value_names = ["NAME", "EXPR"])]
+    pub arg: Vec<String>,
+    /// Pass NAME = "VALUE" to the top-level function (can be repeated)
+    #[arg(long, num_args = 2, value_names = ["NAME", "VALUE"])]
+    pub argstr: Vec<String>,
+    /// Add a search path entry, `PATH` or `NAME=PATH` (can be repeated)
+    #[arg(short = 'I', value_name = "PATH")]
+    pub include: Vec<String>,
+    /// Allow access to the environment (the default, like nix-instantiate)
+    #[arg(long, conflicts_with = "pure")]
+    pub impure: bool,
+    /// Forbid access to the environment: `getEnv` returns "" and NIX_PATH is ignored
+    #[arg(long)]
+    pub pure: bool,
+}
 
 /// Runs `kiln eval`.
-pub fn run(_args: EvalArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`kiln eval` is not implemented yet")
+pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
+    let result = kiln_eval::with_big_stack(move || evaluate(&args))
+        .ok_or_else(|| anyhow::anyhow!("the evaluation thread failed"))?;
+    match result {
+        Ok(output) => {
+            let mut stdout = std::io::stdout().lock();
+            // A closed pipe is not an error worth reporting.
+            let _ = stdout.write_all(output.as_bytes()).and_then(|()| stdout.flush());
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(rendered) => {
+            let _ = std::io::stderr().lock().write_all(rendered.as_bytes());
+            Err(AlreadyReported.into())
+        }
+    }
+}
+
+/// Builds the evaluation options from the arguments and the environment.
+pub fn options(include: &[String], pure: bool) -> EvalOptions {
+    let cwd = std::env::current_dir().map(|p| p.to_string_lossy().into_owned()).unwrap_or_else(|_| "/".to_owned());
+    let mut search_path: Vec<SearchPathEntry> = include.iter().map(|s| SearchPathEntry::parse(s)).collect();
+    if !pure && let Ok(nix_path) = std::env::var("NIX_PATH") {
+        search_path.extend(nix_path.split(':').filter(|s| !s.is_empty()).map(SearchPathEntry::parse));
+    }
+    let current_time = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0));
+    EvalOptions {
+        pure,
+        system: host_system(),
+        store_dir: std::env::var("NIX_STORE_DIR").unwrap_or_else(|_| "/nix/store".to_owned()),
+        search_path,
+        home: std::env::var("HOME").unwrap_or_else(|_| "/homeless-shelter".to_owned()),
+        cwd,
+        max_depth: 60_000,
+        current_time: if pure { 0 } else { current_time },
+    }
+}
+
+/// Returns Nix's name for the host platform (`x86_64-linux`, …).
+fn host_system() -> String {
+    format!("{}-{}", std::env::consts::ARCH, std::env::consts::OS)
+}
+
+fn pairs(flat: &[String]) -> impl Iterator<Item = (&String, &String)> {
+    flat.chunks(2).filter_map(|c| match c {
+        [a, b] => Some((a, b)),
+        _ => None,
+    })
+}
+
+/// Evaluates and renders; errors come back already rendered.
+fn evaluate(args: &EvalArgs) -> Result<String, String> {
+    let opts = options(&args.include, args.pure);
+    let cwd = opts.cwd.clone();
+    let io = Rc::new(CliIo::new(&opts.store_dir));
+    let mut ev = Evaluator::new(io, opts);
+    let mut auto: Vec<(String, AutoArg)> = Vec::new();
+    auto.extend(pairs(&args.arg).map(|(n, e)| (n.clone(), AutoArg::Expr(e.clone()))));
+    auto.extend(pairs(&args.argstr).map(|(n, v)| (n.clone(), AutoArg::Str(v.clone()))));
+    let render = |e: kiln_eval::Error| e.render();
+    let root = match (&args.expr, &args.file) {
+        (Some(expr), _) => ev.eval_expr(expr, &cwd),
+        (None, Some(file)) => ev.eval_file(&absolute(&cwd, file)),
+        (None, None) => ev.eval_file(&absolute(&cwd, "default.nix")),
+    }
+    .map_err(render)?;
+    let auto_attrs = Rc::new(ev.auto_args(&auto).map_err(render)?);
+    let format = if args.json {
+        OutputFormat::Json
+    } else if args.xml {
+        OutputFormat::Xml { location: !args.no_location }
+    } else {
+        OutputFormat::Nix
+    };
+    let paths = if args.attr.is_empty() { vec![String::new()] } else { args.attr.clone() };
+    let mut out = String::new();
+    for path in paths {
+        let v = ev.select_path(&root, &path, &auto_attrs).map_err(render)?;
+        let v = if auto.is_empty() { v } else { ev.auto_call(&v, &auto_attrs).map_err(render)? };
+        out.push_str(&ev.render(&v, format, args.strict).map_err(render)?);
+        if format == OutputFormat::Nix {
+            out.push('\n');
+        }
+    }
+    Ok(out)
+}
+
+/// Makes a command-line path absolute (lexically, as Nix does).
+pub fn absolute(cwd: &str, path: &str) -> String {
+    if path.starts_with('/') {
+        kiln_eval::lower::canon_path(path)
+    } else {
+        kiln_eval::lower::canon_path(&format!("{cwd}/{path}"))
+    }
 }

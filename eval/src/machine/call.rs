@@ -1,0 +1,143 @@
+//! Function application: lambdas (with formals, defaults, `...`, `@`),
+//! primops with partial application, and functors (`__functor`).
+
+use std::rc::Rc;
+
+use super::{Machine, type_error};
+use crate::error::{Error, ErrorKind, Result, pos_string};
+use crate::lower::ir::Param;
+use crate::syntax::Pos;
+use crate::value::{Closure, EnvFrame, PrimOpApp, Value};
+
+impl Machine {
+    /// Applies a (forced) function to one argument.
+    pub fn call(&mut self, f: Value, arg: Value, pos: Pos) -> Result<Value> {
+        self.call_multi(f, std::slice::from_ref(&arg), pos)
+    }
+
+    /// Applies a function to a value, forcing the function first.
+    pub fn call_value(&mut self, f: &Value, args: &[Value], pos: Pos) -> Result<Value> {
+        let f = self.force(f)?;
+        self.call_multi(f, args, pos)
+    }
+
+    /// Applies a (forced) function to arguments, left to right.
+    pub fn call_multi(&mut self, f: Value, args: &[Value], pos: Pos) -> Result<Value> {
+        let mut f = f;
+        let mut rest = args;
+        while !rest.is_empty() {
+            let (next, used) = self.call_step(f, rest, pos)?;
+            f = next;
+            rest = rest.get(used..).unwrap_or(&[]);
+        }
+        Ok(f)
+    }
+
+    /// Applies `f` to as many of `args` as it takes at once; returns the
+    /// result and how many arguments were used.
+    fn call_step(&mut self, f: Value, args: &[Value], pos: Pos) -> Result<(Value, usize)> {
+        let Some(first) = args.first() else {
+            return Ok((f, 0));
+        };
+        match f {
+            Value::Lambda(c) => Ok((self.call_lambda(&c, first.clone(), pos)?, 1)),
+            Value::PrimOp(op) => {
+                if args.len() >= op.arity {
+                    let taken = args.get(..op.arity).unwrap_or(args);
+                    let r = (op.func)(self, taken).map_err(|e| e.at(pos))?;
+                    Ok((self.force(&r)?, op.arity))
+                } else {
+                    Ok((Value::PrimOpApp(Rc::new(PrimOpApp { op, args: args.to_vec() })), args.len()))
+                }
+            }
+            Value::PrimOpApp(app) => {
+                let need = app.op.arity - app.args.len();
+                let mut all = app.args.clone();
+                if args.len() >= need {
+                    all.extend_from_slice(args.get(..need).unwrap_or(args));
+                    let r = (app.op.func)(self, &all).map_err(|e| e.at(pos))?;
+                    Ok((self.force(&r)?, need))
+                } else {
+                    all.extend_from_slice(args);
+                    let op = app.op.clone();
+                    Ok((Value::PrimOpApp(Rc::new(PrimOpApp { op, args: all })), args.len()))
+                }
+            }
+            Value::Attrs(ref attrs) => {
+                let Some(functor) = attrs.get("__functor").cloned() else {
+                    return Err(Error::new(ErrorKind::NotAFunction { got: f.type_desc() }).at(pos));
+                };
+                let functor = self.force(&functor)?;
+                let inner = self.call_multi(functor, std::slice::from_ref(&f), pos)?;
+                Ok((self.call_multi(inner, std::slice::from_ref(first), pos)?, 1))
+            }
+            Value::Thunk(_) => {
+                let forced = self.force(&f)?;
+                self.call_step(forced, args, pos)
+            }
+            other => Err(Error::new(ErrorKind::NotAFunction { got: other.type_desc() }).at(pos)),
+        }
+    }
+
+    fn call_lambda(&mut self, c: &Closure, arg: Value, pos: Pos) -> Result<Value> {
+        let lambda = &c.lambda;
+        let env = match &lambda.param {
+            Param::Ident(_) => EnvFrame::new(vec![arg], Some(c.env.clone())),
+            Param::Pattern { formals, ellipsis, bind } => {
+                let attrs = match self.force(&arg)? {
+                    Value::Attrs(a) => a,
+                    other => return Err(type_error("a set", &other).at(pos)),
+                };
+                let frame = EnvFrame::empty(lambda.slot_count(), Some(c.env.clone()));
+                let mut used = 0;
+                for (i, formal) in formals.iter().enumerate() {
+                    let v = match attrs.get_sym(&formal.name) {
+                        Some(v) => {
+                            used += 1;
+                            v.clone()
+                        }
+                        None => match &formal.default {
+                            Some(d) => self.thunk(d, &frame)?,
+                            None => {
+                                let kind = ErrorKind::MissingArgument {
+                                    function: describe(c),
+                                    name: formal.name.to_string(),
+                                };
+                                return Err(Error::new(kind).at(pos));
+                            }
+                        },
+                    };
+                    frame.set(i, v);
+                }
+                if !ellipsis && used < attrs.len() {
+                    let unexpected = attrs.iter().find(|a| !formals.iter().any(|f| f.name == a.name));
+                    let name = unexpected.map_or(String::new(), |a| a.name.to_string());
+                    let kind = ErrorKind::UnexpectedArgument { function: describe(c), name };
+                    return Err(Error::new(kind).at(pos));
+                }
+                if bind.is_some() {
+                    frame.set(formals.len(), Value::Attrs(attrs));
+                }
+                frame
+            }
+        };
+        self.eval(&lambda.body, &env).map_err(|e| {
+            e.frame(
+                || match &lambda.name {
+                    Some(n) => format!("calling '{n}'"),
+                    None => "calling an anonymous function".to_owned(),
+                },
+                pos,
+            )
+        })
+    }
+}
+
+/// Describes a lambda the way Nix 2.8 does in argument errors.
+fn describe(c: &Closure) -> String {
+    let at = pos_string(c.lambda.pos);
+    match &c.lambda.name {
+        Some(n) => format!("'{n}' at {at}"),
+        None => format!("anonymous function at {at}"),
+    }
+}

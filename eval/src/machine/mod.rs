@@ -1,0 +1,460 @@
+//! The evaluation machine: a tree-walking evaluator over the lowered IR.
+//!
+//! [`Machine::eval`] evaluates an expression in an environment to weak head
+//! normal form; sub-expressions are suspended as thunks ([`Machine::thunk`])
+//! and forced on demand ([`Machine::force`]). Recursion depth is counted so
+//! that runaway recursion becomes a clean "stack overflow" error instead of
+//! a crash (the CLI runs the machine on a thread with a large stack).
+
+mod call;
+mod coerce;
+mod deep;
+mod import;
+mod ops;
+
+pub use coerce::CoerceMode;
+pub use import::SearchPathEntry;
+pub use ops::arith;
+
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::io::Io;
+use crate::lower::ir::{AttrKey, AttrsDef, Expr};
+use crate::lower::scope::StaticScope;
+use crate::syntax::Pos;
+use crate::value::{
+    Attr, Attrs, Closure, Env, EnvFrame, NixString, Sym, Thunk, ThunkState, Value,
+};
+
+/// Settings of one evaluation.
+#[derive(Clone, Debug)]
+pub struct EvalOptions {
+    /// Pure mode: no environment, no clock.
+    pub pure: bool,
+    /// `builtins.currentSystem`.
+    pub system: String,
+    /// `builtins.storeDir`.
+    pub store_dir: String,
+    /// The search path (`-I` entries, then `NIX_PATH`).
+    pub search_path: Vec<SearchPathEntry>,
+    /// The home directory for `~/` paths.
+    pub home: String,
+    /// The directory `-E` expressions are relative to.
+    pub cwd: String,
+    /// The deepest evaluation nesting allowed.
+    pub max_depth: usize,
+    /// `builtins.currentTime` (seconds since the epoch; fixed per run).
+    pub current_time: i64,
+}
+
+impl Default for EvalOptions {
+    fn default() -> EvalOptions {
+        EvalOptions {
+            pure: false,
+            system: "x86_64-linux".to_owned(),
+            store_dir: "/nix/store".to_owned(),
+            search_path: Vec::new(),
+            home: "/homeless-shelter".to_owned(),
+            cwd: "/".to_owned(),
+            max_depth: 10_000,
+            current_time: 0,
+        }
+    }
+}
+
+/// The evaluator's state.
+pub struct Machine {
+    pub(crate) io: Rc<dyn Io>,
+    pub(crate) options: EvalOptions,
+    depth: usize,
+    pub(crate) base_env: Env,
+    pub(crate) base_scope: Rc<StaticScope>,
+    pub(crate) import_cache: HashMap<String, Value>,
+    pub(crate) store_cache: HashMap<String, String>,
+}
+
+impl Machine {
+    /// Returns a machine with the builtins installed.
+    pub fn new(io: Rc<dyn Io>, options: EvalOptions) -> Machine {
+        let placeholder_env = EnvFrame::new(Vec::new(), None);
+        let mut machine = Machine {
+            io,
+            options,
+            depth: 0,
+            base_env: placeholder_env,
+            base_scope: Rc::new(StaticScope::default()),
+            import_cache: HashMap::new(),
+            store_cache: HashMap::new(),
+        };
+        crate::builtins::install(&mut machine);
+        machine
+    }
+
+    /// Evaluates an expression to weak head normal form.
+    pub fn eval(&mut self, expr: &Expr, env: &Env) -> Result<Value> {
+        self.depth += 1;
+        if self.depth > self.options.max_depth {
+            self.depth -= 1;
+            return Err(Error::new(ErrorKind::StackOverflow));
+        }
+        let result = self.eval_inner(expr, env);
+        self.depth -= 1;
+        result
+    }
+
+    fn eval_inner(&mut self, expr: &Expr, env: &Env) -> Result<Value> {
+        match expr {
+            Expr::Const(v) => Ok(v.clone()),
+            Expr::Var { depth, index } => {
+                let v = lookup(env, *depth, *index)?;
+                self.force(&v)
+            }
+            Expr::WithVar { name, depth, pos } => {
+                let v = self.lookup_with(env, name, *depth, *pos)?;
+                self.force(&v)
+            }
+            Expr::Lambda(lambda) => {
+                Ok(Value::Lambda(Rc::new(Closure { lambda: lambda.clone(), env: env.clone() })))
+            }
+            Expr::Apply { func, args, pos } => {
+                let f = self.eval(func, env)?;
+                let args: Vec<Value> = args.iter().map(|a| self.thunk(a, env)).collect::<Result<_>>()?;
+                self.call_multi(f, &args, *pos)
+            }
+            Expr::Select { expr, path, default, pos } => self.select(expr, path, default.as_ref(), *pos, env),
+            Expr::HasAttr { expr, path } => self.has_attr(expr, path, env),
+            Expr::Attrs(def) => self.attrs(def, env),
+            Expr::RecAttrs(def) => self.rec_attrs(def, env),
+            Expr::Let { bindings, body } => {
+                let frame = EnvFrame::empty(bindings.len(), Some(env.clone()));
+                for (i, b) in bindings.iter().enumerate() {
+                    let v = self.thunk(b, &frame)?;
+                    frame.set(i, v);
+                }
+                self.eval(body, &frame)
+            }
+            Expr::List(items) => {
+                let items = items.iter().map(|e| self.thunk(e, env)).collect::<Result<_>>()?;
+                Ok(Value::list(items))
+            }
+            Expr::With { namespace, body } => {
+                let ns = self.thunk(namespace, env)?;
+                let frame = EnvFrame::with(ns, env.clone());
+                self.eval(body, &frame)
+            }
+            Expr::If { cond, then, otherwise, pos } => {
+                let c = self.eval(cond, env)?;
+                let c = self.expect_bool(&c, *pos)?;
+                self.eval(if c { then } else { otherwise }, env)
+            }
+            Expr::Assert { cond, body, text, pos } => {
+                let c = self.eval(cond, env)?;
+                if self.expect_bool(&c, *pos)? {
+                    self.eval(body, env)
+                } else {
+                    Err(Error::new(ErrorKind::Assert { condition: text.to_string() }).at(*pos))
+                }
+            }
+            Expr::Not(e, pos) => {
+                let v = self.eval(e, env)?;
+                Ok(Value::Bool(!self.expect_bool(&v, *pos)?))
+            }
+            Expr::BinOp { op, lhs, rhs, pos } => self.binop(*op, lhs, rhs, *pos, env),
+            Expr::Interpolate { parts, is_path, pos } => self.interpolate(parts, *is_path, *pos, env),
+        }
+    }
+
+    /// Suspends an expression: constants and variables need no thunk.
+    pub fn thunk(&mut self, expr: &Rc<Expr>, env: &Env) -> Result<Value> {
+        match &**expr {
+            Expr::Const(v) => Ok(v.clone()),
+            Expr::Var { depth, index } => lookup(env, *depth, *index),
+            _ => Ok(Thunk::pending(expr.clone(), env.clone())),
+        }
+    }
+
+    /// Forces a value to weak head normal form.
+    pub fn force(&mut self, v: &Value) -> Result<Value> {
+        match v {
+            Value::Thunk(t) => self.force_thunk(t),
+            other => Ok(other.clone()),
+        }
+    }
+
+    fn force_thunk(&mut self, t: &Rc<Thunk>) -> Result<Value> {
+        let state = std::mem::replace(&mut *t.0.borrow_mut(), ThunkState::Blackhole);
+        let result = match state {
+            ThunkState::Done(v) => {
+                *t.0.borrow_mut() = ThunkState::Done(v.clone());
+                return Ok(v);
+            }
+            ThunkState::Blackhole => return Err(Error::new(ErrorKind::InfiniteRecursion)),
+            ThunkState::Pending(expr, env) => {
+                let r = self.eval(&expr, &env);
+                if r.is_err() {
+                    *t.0.borrow_mut() = ThunkState::Pending(expr, env);
+                }
+                r
+            }
+            ThunkState::Apply(f, args) => {
+                let r = self.force(&f).and_then(|fv| self.call_multi(fv, &args, Pos::NONE));
+                if r.is_err() {
+                    *t.0.borrow_mut() = ThunkState::Apply(f, args);
+                }
+                r
+            }
+        };
+        let v = result?;
+        *t.0.borrow_mut() = ThunkState::Done(v.clone());
+        Ok(v)
+    }
+
+    /// Looks a name up in the `with` frames, innermost first.
+    fn lookup_with(&mut self, env: &Env, name: &Sym, depth: u32, pos: Pos) -> Result<Value> {
+        let mut frame = walk(env, depth)?.clone();
+        loop {
+            if frame.is_with {
+                let ns = frame.get(0).unwrap_or(Value::Null);
+                let ns = self.force(&ns)?;
+                let Value::Attrs(attrs) = &ns else {
+                    return Err(type_error("a set", &ns).at(pos));
+                };
+                if let Some(v) = attrs.get_sym(name) {
+                    return Ok(v.clone());
+                }
+            }
+            match &frame.parent {
+                Some(p) => frame = p.clone(),
+                None => {
+                    let kind = ErrorKind::UndefinedVar { name: name.to_string() };
+                    return Err(Error::new(kind).at(pos));
+                }
+            }
+        }
+    }
+
+    /// Evaluates an attribute key to its name (`None` for a `null` key).
+    fn attr_name(&mut self, key: &AttrKey, env: &Env, pos: Pos) -> Result<Option<Sym>> {
+        match key {
+            AttrKey::Static(s) => Ok(Some(s.clone())),
+            AttrKey::Dynamic(e) => {
+                let v = self.eval(e, env)?;
+                match &v {
+                    Value::Null => Ok(None),
+                    Value::String(s) => Ok(Some(Sym::new(s.as_str()))),
+                    other => Err(type_error("a string", other).at(pos)),
+                }
+            }
+        }
+    }
+
+    fn select(&mut self, expr: &Expr, path: &[AttrKey], default: Option<&Rc<Expr>>, pos: Pos, env: &Env) -> Result<Value> {
+        let mut v = self.eval(expr, env)?;
+        for key in path {
+            let name = self.attr_name(key, env, pos)?;
+            let found = match (&v, &name) {
+                (Value::Attrs(attrs), Some(name)) => attrs.get_sym(name).cloned(),
+                _ => None,
+            };
+            match found {
+                Some(next) => {
+                    v = self.force(&next).map_err(|e| {
+                        e.frame(|| format!("evaluating the attribute '{}'", name.as_ref().map_or("", |n| n.as_str())), pos)
+                    })?;
+                }
+                None => {
+                    if let Some(d) = default {
+                        return self.eval(d, env);
+                    }
+                    return Err(match (&v, name) {
+                        (Value::Attrs(_), Some(name)) => {
+                            Error::new(ErrorKind::MissingAttr { name: name.to_string() }).at(pos)
+                        }
+                        (Value::Attrs(_), None) => Error::new(ErrorKind::Type { expected: "a string", got: "null" }).at(pos),
+                        (other, _) => type_error("a set", other).at(pos),
+                    });
+                }
+            }
+        }
+        Ok(v)
+    }
+
+    fn has_attr(&mut self, expr: &Expr, path: &[AttrKey], env: &Env) -> Result<Value> {
+        let mut v = self.eval(expr, env)?;
+        for key in path {
+            let name = self.attr_name(key, env, Pos::NONE)?;
+            let next = match (&v, name) {
+                (Value::Attrs(attrs), Some(name)) => attrs.get_sym(&name).cloned(),
+                _ => None,
+            };
+            match next {
+                Some(n) => v = self.force(&n)?,
+                None => return Ok(Value::Bool(false)),
+            }
+        }
+        Ok(Value::Bool(true))
+    }
+
+    fn attrs(&mut self, def: &AttrsDef, env: &Env) -> Result<Value> {
+        let mut entries = Vec::with_capacity(def.attrs.len() + def.dynamic.len());
+        for a in &def.attrs {
+            entries.push(Attr { name: a.name.clone(), value: self.thunk(&a.value, env)?, pos: a.pos });
+        }
+        if def.dynamic.is_empty() {
+            return Ok(Value::attrs(Attrs::from_sorted(entries)));
+        }
+        self.add_dynamic(def, entries, env)
+    }
+
+    fn add_dynamic(&mut self, def: &AttrsDef, mut entries: Vec<Attr>, env: &Env) -> Result<Value> {
+        for d in &def.dynamic {
+            let key = self.eval(&d.key, env)?;
+            let name = match &key {
+                Value::Null => continue,
+                Value::String(s) => Sym::new(s.as_str()),
+                other => return Err(type_error("a string", other).at(d.pos)),
+            };
+            if let Some(existing) = entries.iter().find(|e| e.name == name) {
+                let message = format!(
+                    "dynamic attribute '{name}' already defined at {}",
+                    crate::error::pos_string(existing.pos)
+                );
+                return Err(Error::new(ErrorKind::Builtin { message }).at(d.pos));
+            }
+            entries.push(Attr { name, value: self.thunk(&d.value, env)?, pos: d.pos });
+        }
+        Ok(Value::attrs(Attrs::from_unsorted(entries)))
+    }
+
+    fn rec_attrs(&mut self, def: &AttrsDef, env: &Env) -> Result<Value> {
+        let frame = EnvFrame::empty(def.attrs.len(), Some(env.clone()));
+        let mut entries = Vec::with_capacity(def.attrs.len());
+        for (i, a) in def.attrs.iter().enumerate() {
+            let v = self.thunk(&a.value, &frame)?;
+            frame.set(i, v.clone());
+            entries.push(Attr { name: a.name.clone(), value: v, pos: a.pos });
+        }
+        let overrides = entries.iter().position(|e| e.name.as_str() == "__overrides");
+        if let Some(oi) = overrides {
+            self.apply_overrides(&mut entries, oi, &frame)?;
+        }
+        if def.dynamic.is_empty() {
+            return Ok(Value::attrs(Attrs::from_sorted(entries)));
+        }
+        self.add_dynamic(def, entries, &frame)
+    }
+
+    /// Nix's `__overrides`: its attributes replace those of the `rec` set,
+    /// also for the other attributes' references to them.
+    fn apply_overrides(&mut self, entries: &mut Vec<Attr>, oi: usize, frame: &Env) -> Result<()> {
+        let ov = entries.get(oi).map(|e| e.value.clone()).unwrap_or(Value::Null);
+        let ov = self.force(&ov)?;
+        let Value::Attrs(ov) = ov else {
+            return Err(type_error("a set", &ov));
+        };
+        for o in ov.iter() {
+            match entries.iter().position(|e| e.name == o.name) {
+                Some(i) => {
+                    frame.set(i, o.value.clone());
+                    if let Some(e) = entries.get_mut(i) {
+                        e.value = o.value.clone();
+                    }
+                }
+                None => entries.push(o.clone()),
+            }
+        }
+        entries.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(())
+    }
+
+    /// Returns a string's text, forcing it; errors for other types.
+    pub fn expect_bool(&mut self, v: &Value, pos: Pos) -> Result<bool> {
+        match self.force(v)? {
+            Value::Bool(b) => Ok(b),
+            other => Err(type_error("a Boolean", &other).at(pos)),
+        }
+    }
+
+    /// Forces a value and requires a set.
+    pub fn force_attrs(&mut self, v: &Value, pos: Pos) -> Result<Rc<Attrs>> {
+        match self.force(v)? {
+            Value::Attrs(a) => Ok(a),
+            other => Err(type_error("a set", &other).at(pos)),
+        }
+    }
+
+    /// Forces a value and requires a list.
+    pub fn force_list(&mut self, v: &Value, pos: Pos) -> Result<Rc<Vec<Value>>> {
+        match self.force(v)? {
+            Value::List(l) => Ok(l),
+            other => Err(type_error("a list", &other).at(pos)),
+        }
+    }
+
+    /// Forces a value and requires an integer.
+    pub fn force_int(&mut self, v: &Value, pos: Pos) -> Result<i64> {
+        match self.force(v)? {
+            Value::Int(i) => Ok(i),
+            other => Err(type_error("an integer", &other).at(pos)),
+        }
+    }
+
+    /// Forces a value and requires a string (keeping its context).
+    pub fn force_string(&mut self, v: &Value, pos: Pos) -> Result<Rc<NixString>> {
+        match self.force(v)? {
+            Value::String(s) => Ok(s),
+            other => Err(type_error("a string", &other).at(pos)),
+        }
+    }
+
+    /// Forces a value and requires a function.
+    pub fn force_function(&mut self, v: &Value, pos: Pos) -> Result<Value> {
+        let f = self.force(v)?;
+        if f.is_function() {
+            return Ok(f);
+        }
+        if let Value::Attrs(a) = &f
+            && a.get("__functor").is_some()
+        {
+            return Ok(f);
+        }
+        Err(type_error("a function", &f).at(pos))
+    }
+
+    /// Returns the base environment (the builtins frame).
+    pub fn base_env(&self) -> &Env {
+        &self.base_env
+    }
+
+    /// Returns the current evaluation depth.
+    pub fn depth(&self) -> usize {
+        self.depth
+    }
+
+    /// Returns the options.
+    pub fn options(&self) -> &EvalOptions {
+        &self.options
+    }
+}
+
+/// Returns a "value is X while Y was expected" error.
+pub fn type_error(expected: &'static str, got: &Value) -> Error {
+    Error::new(ErrorKind::Type { expected, got: got.type_desc() })
+}
+
+fn walk(env: &Env, depth: u32) -> Result<&Env> {
+    let mut e = env;
+    for _ in 0..depth {
+        e = e.parent.as_ref().ok_or(ErrorKind::Internal { what: "environment too shallow" })?;
+    }
+    Ok(e)
+}
+
+/// Reads a variable's slot.
+fn lookup(env: &Env, depth: u32, index: u32) -> Result<Value> {
+    walk(env, depth)?
+        .get(index as usize)
+        .ok_or_else(|| Error::new(ErrorKind::Internal { what: "slot out of range" }))
+}

@@ -1,0 +1,199 @@
+//! The evaluator's [`Io`] for `kiln eval`: the real file system, the
+//! process environment, and store paths computed exactly as Nix computes
+//! them (NAR hash for sources, text hash for `toFile`).
+//!
+//! Nothing is written to a store yet (the store comes in a later issue):
+//! added texts and sources are remembered in memory, so reading a store
+//! path that this evaluation produced (`import (toFile …)`, `readFile
+//! "${./x}"`) still works.
+
+use std::cell::RefCell;
+use std::collections::{BTreeSet, HashMap};
+use std::io::{Read, Write};
+use std::os::unix::fs::PermissionsExt;
+
+use kiln_eval::io::{FileType, IngestMethod, Io, IoError};
+use kiln_store::hash::{Hash, HashAlgo, Hasher};
+use kiln_store::nar::write::Encoder;
+use kiln_store::store_path::{FileIngestionMethod, StoreDir, StorePath};
+
+/// The CLI's implementation of the evaluator's world.
+pub struct CliIo {
+    store_dir: StoreDir,
+    /// Store path → text added with `toFile`.
+    texts: RefCell<HashMap<String, Vec<u8>>>,
+    /// Store path → the source path it was computed from.
+    sources: RefCell<HashMap<String, String>>,
+}
+
+impl CliIo {
+    /// Returns an `Io` for the given logical store directory.
+    pub fn new(store_dir: &str) -> CliIo {
+        CliIo { store_dir: StoreDir::new(store_dir), texts: RefCell::default(), sources: RefCell::default() }
+    }
+
+    /// Maps a path inside a store path we produced back to its source.
+    fn redirect(&self, path: &str) -> Option<String> {
+        let prefix = format!("{}/", self.store_dir.as_str());
+        let rest = path.strip_prefix(&prefix)?;
+        let (base, tail) = rest.split_once('/').unwrap_or((rest, ""));
+        let store_path = format!("{prefix}{base}");
+        let sources = self.sources.borrow();
+        let src = sources.get(&store_path)?;
+        Some(if tail.is_empty() { src.clone() } else { format!("{src}/{tail}") })
+    }
+
+    fn fs_path(&self, path: &str) -> String {
+        self.redirect(path).unwrap_or_else(|| path.to_owned())
+    }
+}
+
+fn failed(action: &'static str, path: &str, err: &std::io::Error) -> IoError {
+    if err.kind() == std::io::ErrorKind::NotFound {
+        return IoError::NotFound { path: path.to_owned() };
+    }
+    IoError::Failed { action, path: path.to_owned(), reason: err.to_string() }
+}
+
+fn file_type(ft: std::fs::FileType) -> FileType {
+    if ft.is_dir() {
+        FileType::Directory
+    } else if ft.is_file() {
+        FileType::Regular
+    } else if ft.is_symlink() {
+        FileType::Symlink
+    } else {
+        FileType::Unknown
+    }
+}
+
+/// A `Write` sink that hashes what it is given.
+struct HashSink(Hasher);
+
+impl Write for HashSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Serialises `path` as a NAR into `enc`, leaving out what `include`
+/// rejects.
+fn dump(enc: &mut Encoder<HashSink>, path: &str, include: &dyn Fn(&str) -> bool) -> Result<(), IoError> {
+    let io_err = |e: std::io::Error| failed("dumping path", path, &e);
+    let meta = fs_err::symlink_metadata(path).map_err(|e| failed("getting status of", path, &e))?;
+    let ft = meta.file_type();
+    if ft.is_symlink() {
+        let target = fs_err::read_link(path).map_err(io_err)?;
+        enc.symlink(target.as_os_str().as_encoded_bytes()).map_err(io_err)?;
+    } else if ft.is_dir() {
+        let mut names: Vec<String> = fs_err::read_dir(path)
+            .map_err(io_err)?
+            .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+            .collect();
+        names.sort();
+        enc.directory_start().map_err(io_err)?;
+        for name in names {
+            let child = format!("{}/{name}", path.trim_end_matches('/'));
+            if !include(&child) {
+                continue;
+            }
+            enc.entry_start(name.as_bytes()).map_err(io_err)?;
+            dump(enc, &child, include)?;
+            enc.entry_end().map_err(io_err)?;
+        }
+        enc.directory_end().map_err(io_err)?;
+    } else {
+        let executable = meta.permissions().mode() & 0o100 != 0;
+        let mut file = fs_err::File::open(path).map_err(io_err)?;
+        let mut contents = Vec::new();
+        file.read_to_end(&mut contents).map_err(io_err)?;
+        enc.regular(executable, contents.len() as u64, contents.as_slice()).map_err(io_err)?;
+    }
+    Ok(())
+}
+
+fn store_error(path: &str, err: impl std::fmt::Display) -> IoError {
+    IoError::Failed { action: "adding to the store", path: path.to_owned(), reason: err.to_string() }
+}
+
+impl Io for CliIo {
+    fn read_file(&self, path: &str) -> Result<Vec<u8>, IoError> {
+        if let Some(text) = self.texts.borrow().get(path) {
+            return Ok(text.clone());
+        }
+        let real = self.fs_path(path);
+        fs_err::read(&real).map_err(|e| failed("opening file", path, &e))
+    }
+
+    fn read_dir(&self, path: &str) -> Result<Vec<(String, FileType)>, IoError> {
+        let real = self.fs_path(path);
+        let mut out = Vec::new();
+        for entry in fs_err::read_dir(&real).map_err(|e| failed("reading directory", path, &e))? {
+            let entry = entry.map_err(|e| failed("reading directory", path, &e))?;
+            let ft = entry.file_type().map_err(|e| failed("reading directory", path, &e))?;
+            out.push((entry.file_name().to_string_lossy().into_owned(), file_type(ft)));
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(out)
+    }
+
+    fn path_type(&self, path: &str) -> Result<Option<FileType>, IoError> {
+        if self.texts.borrow().contains_key(path) {
+            return Ok(Some(FileType::Regular));
+        }
+        match std::fs::metadata(self.fs_path(path)) {
+            Ok(m) => Ok(Some(file_type(m.file_type()))),
+            Err(_) => Ok(None),
+        }
+    }
+
+    fn add_to_store(&self, path: &str, name: &str, method: IngestMethod, include: &dyn Fn(&str) -> bool) -> Result<String, IoError> {
+        let real = self.fs_path(path);
+        let none = BTreeSet::new();
+        let sp = match method {
+            IngestMethod::Recursive => {
+                let mut enc = Encoder::new(HashSink(Hasher::new(HashAlgo::Sha256))).map_err(|e| store_error(path, e))?;
+                dump(&mut enc, &real, include)?;
+                let sink = enc.finish().map_err(|e| store_error(path, e))?;
+                let hash = sink.0.finish();
+                self.store_dir.make_source_path(name, &hash, &none, false)
+            }
+            IngestMethod::Flat => {
+                let bytes = fs_err::read(&real).map_err(|e| failed("opening file", path, &e))?;
+                let hash = Hash::digest(HashAlgo::Sha256, &bytes);
+                self.store_dir.make_fixed_output_path(name, FileIngestionMethod::Flat, &hash, &none, false)
+            }
+        }
+        .map_err(|e| store_error(path, e))?;
+        let sp = self.store_dir.display(&sp);
+        self.sources.borrow_mut().insert(sp.clone(), real);
+        Ok(sp)
+    }
+
+    fn add_text_to_store(&self, name: &str, text: &str, references: &BTreeSet<String>) -> Result<String, IoError> {
+        let mut refs: BTreeSet<StorePath> = BTreeSet::new();
+        for r in references {
+            refs.insert(self.store_dir.parse(r).map_err(|e| store_error(r, e))?);
+        }
+        let sp = self.store_dir.make_text_path(name, text.as_bytes(), &refs).map_err(|e| store_error(name, e))?;
+        let sp = self.store_dir.display(&sp);
+        self.texts.borrow_mut().insert(sp.clone(), text.as_bytes().to_vec());
+        Ok(sp)
+    }
+
+    fn get_env(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok()
+    }
+
+    fn trace(&self, message: &str) {
+        #[expect(clippy::print_stderr, reason = "`builtins.trace` writes to stderr, as Nix does")]
+        {
+            eprintln!("trace: {message}");
+        }
+    }
+}

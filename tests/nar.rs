@@ -23,9 +23,11 @@ fn name(bytes: &[u8]) -> &OsStr {
     OsStr::from_bytes(bytes)
 }
 
-/// The generated trees: a name and a function that creates the tree at a
-/// path that does not exist yet.
-fn trees() -> Vec<(&'static str, fn(&Path))> {
+/// Creates a tree at a path that does not exist yet.
+type MakeTree = fn(&Path);
+
+/// The generated trees, each with a name.
+fn trees() -> Vec<(&'static str, MakeTree)> {
     vec![
         ("file", |p| write(p, "hello\n", 0o644)),
         ("executable-file", |p| write(p, "#!/bin/sh\n", 0o755)),

@@ -8,13 +8,13 @@ No timestamps, owners or other permission bits, so the same tree always
 gives the same bytes, and the SHA-256 of those bytes is a store path's NAR
 hash.
 
-- [`dump`] writes a tree from the file system ([`write`] also has the
+- [`dump()`] writes a tree from the file system ([`write`](mod@write) also has the
   low-level [`Encoder`] for trees that are not on disk).
 - [`Reader`] parses a NAR from any [`std::io::Read`] as a stream of
   [`Event`]s, rejecting anything that is not exactly what Nix would write;
   [`validate`] reads one to the end.
-- [`unpack`] restores a NAR into a directory, all or nothing.
-- [`list`] produces a [`Listing`] of the entries with their sizes and
+- [`unpack()`] restores a NAR into a directory, all or nothing.
+- [`list()`] produces a [`Listing`] of the entries with their sizes and
   content offsets, the data behind `nix nar ls`.
 
 Everything streams: file contents go through fixed-size buffers, so a NAR

@@ -122,6 +122,10 @@ impl<R: Read> Reader<R> {
 
     /// Returns the next event, or `None` once the whole NAR has been read
     /// and checked to end where the input ends.
+    #[expect(
+        clippy::should_implement_trait,
+        reason = "a lending iterator: each event borrows the reader"
+    )]
     pub fn next(&mut self) -> Result<Option<Event<'_>>, ReadError> {
         loop {
             match self.state {

@@ -47,12 +47,15 @@ fn encode_node(encoder: &mut Encoder<Vec<u8>>, tree: &Tree) {
     }
 }
 
+/// A directory's entries by name.
+type Entries = BTreeMap<Vec<u8>, Tree>;
+
 /// Parses a NAR into a tree with the [`Reader`].
 pub fn decode(nar: &[u8]) -> Result<Tree, ReadError> {
     let mut reader = Reader::new(nar);
     // The directories being filled, each with the name it will have in its
     // parent.
-    let mut open: Vec<(Vec<u8>, BTreeMap<Vec<u8>, Tree>)> = Vec::new();
+    let mut open: Vec<(Vec<u8>, Entries)> = Vec::new();
     let mut root = None;
     loop {
         let (path, node) = match reader.next()? {

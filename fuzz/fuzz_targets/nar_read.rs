@@ -32,7 +32,9 @@ fn check_listing(listing: &nar::Listing, len: u64) {
         }
     }
     let mut json = Vec::new();
-    listing.write_json(0, true, &mut json).expect("write to a Vec");
+    listing
+        .write_json(0, true, &mut json)
+        .expect("write to a Vec");
 }
 
 fn check_unpack(data: &[u8], valid: bool) {

@@ -26,7 +26,11 @@ fn fixtures() -> Vec<(String, Vec<u8>, Vec<u8>)> {
 #[test]
 fn nix_nars_validate_and_round_trip() {
     for (name, nar, _) in fixtures() {
-        assert_eq!(validate(nar.as_slice()).unwrap(), nar.len() as u64, "{name}");
+        assert_eq!(
+            validate(nar.as_slice()).unwrap(),
+            nar.len() as u64,
+            "{name}"
+        );
         let tree = model::decode(&nar).unwrap();
         assert_eq!(model::encode(&tree), nar, "{name}");
     }

@@ -7,4 +7,5 @@
 
 mod formats;
 mod nar;
+mod sandbox;
 mod util;

@@ -16,7 +16,9 @@ use std::fmt;
 use std::io;
 use std::os::fd::AsRawFd;
 
-use rustix::fs::Mode;
+use std::os::fd::OwnedFd;
+
+use rustix::fs::{Mode, OFlags};
 use rustix::io::Errno;
 use rustix::process::{Pid, Signal, WaitOptions};
 
@@ -43,10 +45,12 @@ pub enum Phase {
     Chdir,
     /// Waiting for the builder.
     Wait,
+    /// Switching the builder to the build user.
+    BuildUser,
 }
 
 impl Phase {
-    const ALL: [Phase; 9] = [
+    const ALL: [Phase; 10] = [
         Phase::Unshare,
         Phase::IdMaps,
         Phase::Fork,
@@ -56,6 +60,7 @@ impl Phase {
         Phase::Loopback,
         Phase::Chdir,
         Phase::Wait,
+        Phase::BuildUser,
     ];
 
     fn code(self) -> u32 {
@@ -78,6 +83,7 @@ impl fmt::Display for Phase {
             Phase::Loopback => "cannot bring up the loopback interface",
             Phase::Chdir => "cannot enter the build directory",
             Phase::Wait => "cannot wait for the builder",
+            Phase::BuildUser => "cannot switch to the build user",
         })
     }
 }
@@ -162,12 +168,21 @@ pub fn run(prepared: &mut Prepared) -> io::Result<()> {
     }
     // Drop supplementary groups while still able to (root only).
     let _ = rustix::thread::set_thread_groups(&[]);
-    check(
-        prepared,
-        Phase::Unshare,
-        linux::unshare(prepared.private_network),
-    );
-    check(prepared, Phase::IdMaps, write_id_maps(prepared));
+    if prepared.setup_as_root {
+        unshare_mapped_from_outside(prepared);
+    } else {
+        check(
+            prepared,
+            Phase::Unshare,
+            linux::unshare(prepared.private_network),
+        );
+        let proc_self = open_proc_self();
+        check(
+            prepared,
+            Phase::IdMaps,
+            proc_self.and_then(|dir| write_id_maps(&dir, prepared)),
+        );
+    }
     match linux::fork() {
         Err(error) => fail(prepared, Phase::Fork, error),
         Ok(Forked::Child) => init(prepared),
@@ -179,21 +194,94 @@ pub fn run(prepared: &mut Prepared) -> io::Result<()> {
     }
 }
 
-/// Maps the caller's uid and gid to the build user's (the only mapping an
-/// unprivileged process may write for itself; `setgroups` must be denied
-/// first for the gid map).
-fn write_id_maps(prepared: &Prepared) -> rustix::io::Result<()> {
+fn open_proc_self() -> rustix::io::Result<OwnedFd> {
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    rustix::fs::open(c"/proc/self", flags, Mode::empty())
+}
+
+/// Writes the id maps of the process whose `/proc/<pid>` is `proc_dir`.
+/// Unprivileged, the only allowed mapping is the caller's own ids, and
+/// `setgroups` must be denied first for the gid map.
+fn write_id_maps(proc_dir: &OwnedFd, prepared: &Prepared) -> rustix::io::Result<()> {
+    let deny: &[u8] = if prepared.setup_as_root { b"" } else { b"deny" };
     let files = [
-        (c"/proc/self/setgroups", &b"deny"[..]),
-        (c"/proc/self/uid_map", &prepared.uid_map[..]),
-        (c"/proc/self/gid_map", &prepared.gid_map[..]),
+        (c"setgroups", deny),
+        (c"uid_map", &prepared.uid_map[..]),
+        (c"gid_map", &prepared.gid_map[..]),
     ];
-    for (path, contents) in files {
-        let flags = rustix::fs::OFlags::WRONLY | rustix::fs::OFlags::CLOEXEC;
-        let fd = rustix::fs::open(path, flags, Mode::empty())?;
+    for (name, contents) in files {
+        if contents.is_empty() {
+            continue;
+        }
+        let flags = OFlags::WRONLY | OFlags::CLOEXEC;
+        let fd = rustix::fs::openat(proc_dir, name, flags, Mode::empty())?;
         linux::write_all(&fd, contents)?;
     }
     Ok(())
+}
+
+/// As root: creates the namespaces while a helper, forked first and so
+/// still in the host's user namespace (where it may write any mapping),
+/// writes the maps; a process cannot map ids other than its own for itself.
+fn unshare_mapped_from_outside(prepared: &Prepared) {
+    let proc_self = open_proc_self().unwrap_or_else(|error| fail(prepared, Phase::IdMaps, error));
+    let pipes = rustix::pipe::pipe().and_then(|go| Ok((go, rustix::pipe::pipe()?)));
+    let ((go_reader, go_writer), (done_reader, done_writer)) =
+        pipes.unwrap_or_else(|error| fail(prepared, Phase::IdMaps, error));
+    match linux::fork() {
+        Err(error) => fail(prepared, Phase::Fork, error),
+        Ok(Forked::Child) => {
+            drop((go_writer, done_reader));
+            let mut byte = [0u8; 1];
+            if rustix::io::read(&go_reader, &mut byte) != Ok(1) {
+                linux::exit_now(0); // the namespaces were not made
+            }
+            let code = match write_id_maps(&proc_self, prepared) {
+                Ok(()) => 0,
+                Err(error) => error.raw_os_error(),
+            };
+            let _ = linux::write_all(&done_writer, &code.to_le_bytes());
+            linux::exit_now(0)
+        }
+        Ok(Forked::Parent(helper)) => {
+            drop((go_reader, done_writer));
+            let unshared = linux::unshare(prepared.private_network);
+            if unshared.is_ok() {
+                let _ = linux::write_all(&go_writer, b"1");
+            }
+            drop(go_writer);
+            let mut code = [0u8; 4];
+            let read = read_exact(&done_reader, &mut code);
+            wait_for(helper);
+            check(prepared, Phase::Unshare, unshared);
+            check(prepared, Phase::IdMaps, read);
+            let code = i32::from_le_bytes(code);
+            if code != 0 {
+                fail(prepared, Phase::IdMaps, Errno::from_raw_os_error(code));
+            }
+        }
+    }
+}
+
+fn read_exact(fd: &OwnedFd, mut buffer: &mut [u8]) -> rustix::io::Result<()> {
+    while !buffer.is_empty() {
+        match rustix::io::read(fd, &mut *buffer) {
+            Ok(0) => return Err(Errno::PIPE),
+            Ok(count) => buffer = buffer.get_mut(count..).unwrap_or_default(),
+            Err(Errno::INTR) => {}
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(())
+}
+
+/// In the builder, as root of the sandbox: becomes the build user, with no
+/// supplementary groups.
+fn become_build_user(prepared: &Prepared) -> rustix::io::Result<()> {
+    let (uid, gid) = prepared.builder_ids;
+    rustix::thread::set_thread_groups(&[])?;
+    rustix::thread::set_thread_gid(rustix::process::Gid::from_raw(gid))?;
+    rustix::thread::set_thread_uid(rustix::process::Uid::from_raw(uid))
 }
 
 /// The sandbox's pid 1: assembles the root, forks the builder, reaps.
@@ -202,6 +290,9 @@ fn init(prepared: &Prepared) -> io::Result<()> {
     // cannot tell whether the outer process is already gone; the window
     // between its fork and this call is the only one left open.
     let _ = rustix::process::set_parent_process_death_signal(Some(Signal::KILL));
+    if let Some(area) = prepared.argument_area {
+        linux::set_process_title(area, b"kiln-sandbox-init", c"kiln-init");
+    }
     check(prepared, Phase::PrivateMounts, linux::make_mounts_private());
     for (step, op) in &prepared.ops {
         if let Err(error) = linux::run_op(op) {
@@ -242,8 +333,11 @@ fn init(prepared: &Prepared) -> io::Result<()> {
     match linux::fork() {
         Err(error) => fail(prepared, Phase::Fork, error),
         Ok(Forked::Child) => {
-            // The builder: no privilege gains through exec, and no
-            // descriptor but stdin, stdout and stderr survives the exec.
+            // The builder: the build user, no privilege gains through exec,
+            // and no descriptor but stdin, stdout and stderr survives it.
+            if prepared.setup_as_root {
+                check(prepared, Phase::BuildUser, become_build_user(prepared));
+            }
             let _ = rustix::thread::set_no_new_privs(true);
             linux::cloexec_fds();
             Ok(())

@@ -48,7 +48,7 @@ use rustix::process::{Pid, Signal};
 use thiserror::Error;
 
 use super::child::{self, Phase, Report};
-use super::plan::{Access, SandboxPlan, Step};
+use super::plan::{Access, IdMap, SandboxPlan, Step};
 
 /// Why a sandbox could not be set up or its builder not started.
 #[derive(Debug, Error)]
@@ -122,6 +122,8 @@ pub enum Op {
     Devpts(CString),
     /// Remounts a mount read-only, keeping its other flags.
     ReadOnly(CString),
+    /// `chown(path, uid, gid)`.
+    Chown(CString, u32, u32),
 }
 
 /// Everything the child side needs, allocated before `fork`.
@@ -147,6 +149,13 @@ pub struct Prepared {
     pub parent: Pid,
     /// Where the child side reports (see [`Report`]).
     pub status: PipeWriter,
+    /// The caller's argument strings, overwritten in pid 1.
+    pub argument_area: Option<(usize, usize)>,
+    /// Whether the maps are written from outside and the sandbox is set up
+    /// as its root (see [`IdMap`]).
+    pub setup_as_root: bool,
+    /// The builder's uid and gid inside.
+    pub builder_ids: (u32, u32),
 }
 
 /// A started sandbox: the outer process and the pipe its reports come on.
@@ -155,6 +164,17 @@ pub struct Started {
     child: Child,
     status: PipeReader,
     steps: Vec<Step>,
+}
+
+/// Returns the id mapping for the calling process: [`IdMap::privileged`]
+/// as root, else the caller's own ids as the build user.
+pub fn current_ids() -> IdMap {
+    let (uid, gid) = (rustix::process::geteuid(), rustix::process::getegid());
+    if uid.is_root() {
+        IdMap::privileged()
+    } else {
+        IdMap::unprivileged(uid.as_raw(), gid.as_raw())
+    }
 }
 
 /// Prepares and starts the sandbox for `plan`, with the builder's stdout
@@ -243,17 +263,21 @@ pub fn prepare(plan: &SandboxPlan, status: PipeWriter) -> Result<Prepared, Setup
         }
     }
     let ids = &plan.ids;
+    let root_line = if ids.setup_as_root { "0 0 1\n" } else { "" };
     Ok(Prepared {
         ops,
         root: c_path(root)?,
         cwd: c_path(&plan.cwd)?,
-        uid_map: format!("{} {} 1\n", ids.inside_uid, ids.outside_uid).into_bytes(),
-        gid_map: format!("{} {} 1\n", ids.inside_gid, ids.outside_gid).into_bytes(),
+        uid_map: format!("{root_line}{} {} 1\n", ids.inside_uid, ids.outside_uid).into_bytes(),
+        gid_map: format!("{root_line}{} {} 1\n", ids.inside_gid, ids.outside_gid).into_bytes(),
         hostname: plan.hostname.clone().into_bytes(),
         domainname: plan.domainname.clone().into_bytes(),
         private_network: plan.private_network,
         parent: rustix::process::getpid(),
         status,
+        argument_area: argument_area(),
+        setup_as_root: ids.setup_as_root,
+        builder_ids: (ids.inside_uid, ids.inside_gid),
     })
 }
 
@@ -301,6 +325,7 @@ fn step_ops(root: &Path, step: &Step) -> Result<Vec<Op>, SetupError> {
             mode,
         } => vec![Op::Write(at(path)?, contents.clone(), *mode)],
         Step::ReadOnly { path } => vec![Op::ReadOnly(at(path)?)],
+        Step::Chown { path, uid, gid } => vec![Op::Chown(at(path)?, *uid, *gid)],
     })
 }
 
@@ -414,6 +439,12 @@ pub fn run_op(op: &Op) -> rustix::io::Result<()> {
             rustix::mount::mount(c"devpts", path.as_c_str(), c"devpts", flags, options)
         }
         Op::ReadOnly(path) => read_only(path),
+        Op::Chown(path, uid, gid) => {
+            // Ids not mapped in the namespace are refused by the kernel.
+            let uid = rustix::process::Uid::from_raw(*uid);
+            let gid = rustix::process::Gid::from_raw(*gid);
+            rustix::fs::chown(path.as_c_str(), Some(uid), Some(gid))
+        }
     }
 }
 
@@ -459,6 +490,38 @@ fn read_only(path: &CString) -> rustix::io::Result<()> {
         MountFlags::STRICTATIME
     };
     rustix::mount::mount_remount(path.as_c_str(), flags, c"")
+}
+
+/// Returns the caller's argument-strings area (`arg_start`, `arg_end`:
+/// fields 48 and 49 of `/proc/self/stat`), which pid 1 overwrites so that
+/// `/proc/1/cmdline` in the sandbox does not show the caller's command line.
+pub fn argument_area() -> Option<(usize, usize)> {
+    let stat = fs_err::read_to_string("/proc/self/stat").ok()?;
+    let after_name = stat.get(stat.rfind(')')? + 1..)?;
+    // The first field after the name is field 3.
+    let mut fields = after_name.split_whitespace().skip(48 - 3);
+    let start: usize = fields.next()?.parse().ok()?;
+    let end: usize = fields.next()?.parse().ok()?;
+    (start < end).then_some((start, end))
+}
+
+/// Replaces the process's command line (as `/proc/<pid>/cmdline` shows it)
+/// with `title`, and its name with `name`.
+pub fn set_process_title(area: (usize, usize), title: &[u8], name: &std::ffi::CStr) {
+    let (start, end) = area;
+    let len = end - start;
+    let copied = title.len().min(len.saturating_sub(1));
+    // SAFETY: [start, end) is the argument strings area the kernel set up
+    // on this process's stack (read from /proc/self/stat before the fork),
+    // which stays mapped and writable. Nothing in this forked child reads
+    // the arguments again; the only Rust-side references to them are the
+    // raw pointers std keeps for `env::args`, which the child never calls.
+    unsafe {
+        let base = start as *mut u8;
+        std::ptr::write_bytes(base, 0, len);
+        std::ptr::copy_nonoverlapping(title.as_ptr(), base, copied);
+    }
+    let _ = rustix::thread::set_name(name);
 }
 
 /// Makes every mount private, so nothing the sandbox mounts reaches the host.

@@ -37,6 +37,9 @@ pub const DOMAINNAME: &str = "(none)";
 pub const SANDBOX_UID: u32 = 1000;
 /// The builder's gid inside the sandbox (Nix's `nixbld` sandbox group).
 pub const SANDBOX_GID: u32 = 100;
+/// The host uid (and gid) builds run as when kiln runs as root: far above
+/// ordinary users, and away from Nix's `auto-allocate-uids` range.
+pub const ROOT_BUILD_ID: u32 = 0x3500_0000;
 
 /// Host devices bound into the sandbox's `/dev`.
 const DEVICES: [&str; 6] = ["null", "zero", "full", "random", "urandom", "tty"];
@@ -78,6 +81,14 @@ impl SandboxDirs {
 }
 
 /// The user and group the builder runs as, and the host ids behind them.
+///
+/// Unprivileged, the only mapping a process may make is its own uid and
+/// gid, so the builder is the caller under another name. As root that
+/// would make the builder host root (kuid 0) without capabilities, which
+/// the kernel still trusts in places (owner of every root-owned file it
+/// can reach, such as the bound `/dev/null`; owner of `/proc/sys`). So a
+/// root caller maps the sandbox's root to host root for setting up only,
+/// and the builder to an unprivileged host id ([`ROOT_BUILD_ID`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IdMap {
     /// The builder's uid inside the sandbox.
@@ -88,16 +99,32 @@ pub struct IdMap {
     pub outside_uid: u32,
     /// The host gid mapped to `inside_gid` (the caller's effective gid).
     pub outside_gid: u32,
+    /// Also map the sandbox's root to host root, set the sandbox up as it,
+    /// and switch to the build user only for the builder. Needs a root
+    /// caller (the maps are then written from outside the namespace).
+    pub setup_as_root: bool,
 }
 
 impl IdMap {
-    /// Maps the given host ids to Nix's `nixbld` user (1000) and group (100).
-    pub fn nixbld(outside_uid: u32, outside_gid: u32) -> IdMap {
+    /// Maps an unprivileged caller's ids to Nix's `nixbld` user (1000) and
+    /// group (100).
+    pub fn unprivileged(outside_uid: u32, outside_gid: u32) -> IdMap {
         IdMap {
             inside_uid: SANDBOX_UID,
             inside_gid: SANDBOX_GID,
             outside_uid,
             outside_gid,
+            setup_as_root: false,
+        }
+    }
+
+    /// For a root caller: the build user is [`ROOT_BUILD_ID`] on the host.
+    pub fn privileged() -> IdMap {
+        IdMap {
+            outside_uid: ROOT_BUILD_ID,
+            outside_gid: ROOT_BUILD_ID,
+            setup_as_root: true,
+            ..IdMap::unprivileged(0, 0)
         }
     }
 }
@@ -211,6 +238,15 @@ pub enum Step {
         /// The mount point.
         path: PathBuf,
     },
+    /// Gives a directory to the build user.
+    Chown {
+        /// The directory.
+        path: PathBuf,
+        /// The owner inside the sandbox.
+        uid: u32,
+        /// The group inside the sandbox.
+        gid: u32,
+    },
 }
 
 impl fmt::Display for Step {
@@ -246,6 +282,7 @@ impl fmt::Display for Step {
             }
             Step::File { path, .. } => write!(f, "write {}", path.display()),
             Step::ReadOnly { path } => write!(f, "remount {} read-only", path.display()),
+            Step::Chown { path, uid, gid } => write!(f, "chown {uid}:{gid} {}", path.display()),
         }
     }
 }
@@ -570,6 +607,7 @@ fn steps(spec: &SandboxSpec, store_dir: &Path) -> Vec<Step> {
         access: Access::Writable,
         optional: false,
     });
+    steps.push(chown(spec, BUILD_DIR.into()));
     steps.extend(dev_steps());
     steps.push(Step::Dir {
         path: "/proc".into(),
@@ -580,6 +618,16 @@ fn steps(spec: &SandboxSpec, store_dir: &Path) -> Vec<Step> {
     steps.extend(etc_steps(spec, rootfs_host.as_deref()));
     steps.push(Step::ReadOnly { path: "/".into() });
     steps
+}
+
+/// Gives `path` to the build user (a no-op when unprivileged: the caller
+/// owns it already under that name).
+fn chown(spec: &SandboxSpec, path: PathBuf) -> Step {
+    Step::Chown {
+        path,
+        uid: spec.ids.inside_uid,
+        gid: spec.ids.inside_gid,
+    }
 }
 
 /// The store directory and its ancestors, the scratch store on it, and
@@ -599,6 +647,7 @@ fn store_steps(spec: &SandboxSpec, store_dir: &Path) -> Vec<Step> {
         access: Access::Writable,
         optional: false,
     });
+    steps.push(chown(spec, store_dir.to_owned()));
     let inputs: BTreeMap<&StorePath, &PathBuf> = spec
         .inputs
         .iter()

@@ -32,7 +32,7 @@ fn spec() -> SandboxSpec {
         fixed_output: false,
         impure_env: BTreeMap::new(),
         cores: 2,
-        ids: IdMap::nixbld(0, 0),
+        ids: IdMap::privileged(),
     }
 }
 
@@ -187,9 +187,11 @@ fn steps_build_the_root_in_order() {
         "mkdir /nix".into(),
         "mkdir /nix/store".into(),
         "bind /work/b1/store on /nix/store (writable)".into(),
+        "chown 1000:100 /nix/store".into(),
         format!("bind {input} on /nix/store/{BUSYBOX} (read-only)"),
         "mkdir /build".into(),
         "bind /work/b1/build on /build (writable)".into(),
+        "chown 1000:100 /build".into(),
         "mkdir /dev".into(),
         "tmpfs (mode 755) on /dev".into(),
         "bind /dev/null on /dev/null (writable)".into(),

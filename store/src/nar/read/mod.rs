@@ -436,7 +436,7 @@ impl<R: Read> Reader<R> {
     }
 
     fn skip_contents(&mut self, mut remaining: u64) -> Result<(), ReadError> {
-        let mut buf = [0; 8192];
+        let mut buf = [0; 64 * 1024];
         while remaining > 0 {
             let n = self.read_contents(&mut buf)?;
             remaining -= n as u64;

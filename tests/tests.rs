@@ -5,6 +5,7 @@
 //! when `KILN_REQUIRE_NIX=1` is set (as `.ci/run` does), so CI can never
 //! pass them silently.
 
+mod eval;
 mod formats;
 mod nar;
 mod sandbox;

@@ -174,7 +174,7 @@ pub enum ErrorKind {
 impl ErrorKind {
     /// Whether `builtins.tryEval` catches this error.
     pub fn is_catchable(&self) -> bool {
-        matches!(self, ErrorKind::Throw { .. } | ErrorKind::Assert { .. })
+        matches!(self, ErrorKind::Throw { .. } | ErrorKind::Assert { .. } | ErrorKind::NotInSearchPath { .. })
     }
 }
 

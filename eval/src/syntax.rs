@@ -111,7 +111,10 @@ pub fn locate(pos: Pos) -> Option<Location> {
 /// an [`Error`] at its position.
 pub fn parse(file: u32) -> Result<rnix::Root, Error> {
     let src = source(file).ok_or(Error::new(ErrorKind::Internal { what: "unknown source" }))?;
-    let parsed = rnix::Root::parse(&src.text);
+    // Nix ends a line at a lone CR (comments stop there); rnix does not.
+    // Same length, so offsets stay valid.
+    let text = normalise_lone_cr(&src.text);
+    let parsed = rnix::Root::parse(&text);
     if let Some(err) = parsed.errors().first() {
         return Err(parse_error(file, err));
     }
@@ -140,4 +143,21 @@ fn parse_error(file: u32, err: &rnix::ParseError) -> Error {
 
 fn source_len(file: u32) -> u32 {
     source(file).map_or(0, |s| u32::try_from(s.text.len()).unwrap_or(u32::MAX))
+}
+
+/// Replaces each CR not followed by LF with LF.
+fn normalise_lone_cr(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.contains('\r') {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let bytes = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    for (i, c) in text.char_indices() {
+        if c == '\r' && bytes.get(i + 1) != Some(&b'\n') {
+            out.push('\n');
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }

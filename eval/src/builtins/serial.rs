@@ -29,7 +29,7 @@ fn from_json(m: &mut Machine, args: &[Value]) -> R {
 fn to_xml(m: &mut Machine, args: &[Value]) -> R {
     let [v] = args else { return Err(arity()) };
     let mut ctx = Context::new();
-    let options = xml::XmlOptions { strict: true, location: true };
+    let options = xml::XmlOptions { strict: true, location: false };
     let text = xml::to_xml(m, v, options, &mut ctx)?;
     Ok(Value::from_nix_string(NixString::with_context(text, ctx)))
 }

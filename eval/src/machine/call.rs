@@ -97,7 +97,7 @@ impl Machine {
                             v.clone()
                         }
                         None => match &formal.default {
-                            Some(d) => self.thunk(d, &frame)?,
+                            Some(d) => self.thunk_rec(d, &frame)?,
                             None => {
                                 let kind = ErrorKind::MissingArgument {
                                     function: describe(c),

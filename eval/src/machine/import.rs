@@ -12,6 +12,33 @@ use crate::lower::{self, LowerContext};
 use crate::syntax::{self, Origin, Pos};
 use crate::value::{Attrs, EnvFrame, Sym, Value};
 
+/// Where `<nix/…>` points when no search path entry has it (Nix's
+/// built-in "corepkgs").
+const COREPKGS: &str = "/__corepkgs__/";
+
+/// `<nix/fetchurl.nix>`: a fixed-output derivation using the built-in
+/// `builtin:fetchurl` builder.
+const FETCHURL_NIX: &str = r#"
+{ system ? "", url, hash ? "", sha256 ? "", sha1 ? "", md5 ? "", outputHash ? null
+, outputHashAlgo ? null, executable ? false, unpack ? false
+, name ? baseNameOf (toString url), impure ? false }:
+let
+  algo = if hash != "" then "" else if sha256 != "" then "sha256" else if sha1 != "" then "sha1" else "md5";
+  digest = if hash != "" then hash else if sha256 != "" then sha256 else if sha1 != "" then sha1 else md5;
+in derivation ({
+  builder = "builtin:fetchurl";
+  system = "builtin";
+  outputHashMode = if unpack || executable then "recursive" else "flat";
+  inherit name url executable unpack;
+  preferLocalBuild = true;
+  impureEnvVars = [ "http_proxy" "https_proxy" "ftp_proxy" "all_proxy" "no_proxy" ];
+  urls = [ url ];
+} // (if impure then { __impure = true; } else {
+  outputHashAlgo = if outputHashAlgo != null then outputHashAlgo else algo;
+  outputHash = if outputHash != null then outputHash else digest;
+}))
+"#;
+
 /// One search path entry: `prefix=path` or just `path`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SearchPathEntry {
@@ -62,6 +89,9 @@ impl Machine {
 
     /// Reads, parses and lowers a file.
     pub fn compile_file(&mut self, path: &str, extra: Option<Rc<StaticScope>>) -> Result<Rc<Expr>> {
+        if path == format!("{COREPKGS}fetchurl.nix") {
+            return self.compile(FETCHURL_NIX, Origin::File(path.to_owned()), "/", extra);
+        }
         let io = self.io.clone();
         let bytes = io.read_file(path).map_err(|e| e.into_error())?;
         let text = String::from_utf8_lossy(&bytes).into_owned();
@@ -133,6 +163,9 @@ impl Machine {
             if io.path_type(&candidate).map_err(|e| e.into_error())?.is_some() {
                 return Ok(Value::Path(Rc::from(candidate)));
             }
+        }
+        if let Some(rest) = name.strip_prefix("nix/") {
+            return Ok(Value::Path(Rc::from(format!("{COREPKGS}{rest}"))));
         }
         Err(Error::new(ErrorKind::NotInSearchPath { name: name.to_owned() }).at(pos))
     }

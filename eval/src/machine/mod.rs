@@ -130,7 +130,7 @@ impl Machine {
             Expr::Let { bindings, body } => {
                 let frame = EnvFrame::empty(bindings.len(), Some(env.clone()));
                 for (i, b) in bindings.iter().enumerate() {
-                    let v = self.thunk(b, &frame)?;
+                    let v = self.thunk_rec(b, &frame)?;
                     frame.set(i, v);
                 }
                 self.eval(body, &frame)
@@ -172,6 +172,15 @@ impl Machine {
             Expr::Const(v) => Ok(v.clone()),
             Expr::Var { depth, index } => lookup(env, *depth, *index),
             _ => Ok(Thunk::pending(expr.clone(), env.clone())),
+        }
+    }
+
+    /// Suspends an expression of a frame that is still being filled (`let`,
+    /// `rec`, defaults): its own slots (depth 0) must be read later.
+    pub fn thunk_rec(&mut self, expr: &Rc<Expr>, env: &Env) -> Result<Value> {
+        match &**expr {
+            Expr::Var { depth: 0, .. } => Ok(Thunk::pending(expr.clone(), env.clone())),
+            _ => self.thunk(expr, env),
         }
     }
 
@@ -332,7 +341,7 @@ impl Machine {
         let frame = EnvFrame::empty(def.attrs.len(), Some(env.clone()));
         let mut entries = Vec::with_capacity(def.attrs.len());
         for (i, a) in def.attrs.iter().enumerate() {
-            let v = self.thunk(&a.value, &frame)?;
+            let v = self.thunk_rec(&a.value, &frame)?;
             frame.set(i, v.clone());
             entries.push(Attr { name: a.name.clone(), value: v, pos: a.pos });
         }

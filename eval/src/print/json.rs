@@ -42,6 +42,12 @@ fn write_json(machine: &mut Machine, v: &Value, ctx: &mut Context, pos: Pos, out
             out.push(']');
         }
         Value::Attrs(attrs) => {
+            if attrs.get("__toString").is_some() {
+                let s = machine.coerce_to_string(&v, CoerceMode::Interpolate { copy: false }, pos)?;
+                s.merge_context_into(ctx);
+                json_string(out, s.as_str());
+                return Ok(());
+            }
             if let Some(out_path) = attrs.get("outPath") {
                 let out_path = out_path.clone();
                 return write_json(machine, &out_path, ctx, pos, out);

@@ -1,0 +1,172 @@
+//! `kiln eval` and `kiln parse`: behaviour, and differential tests against
+//! `nix-instantiate --eval --strict` 2.8 over the expressions in
+//! `tests/eval_diff/*.nix` (one expression per line; a line starting with
+//! whitespace continues the previous one; `#` lines are comments) plus a
+//! generated matrix of arithmetic and comparisons.
+//!
+//! For each file, all expressions are evaluated at once as one list by both
+//! tools; on a mismatch each expression is rerun alone so the failure names
+//! it. `errors.nix` holds expressions that must fail: each runs alone, and
+//! both tools must fail (or print the same value).
+
+use std::path::Path;
+use std::process::Output;
+
+use crate::util::{self, kiln, nix, run};
+
+/// Splits a differential test file into expressions.
+fn entries(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for line in text.lines() {
+        if line.starts_with('#') || line.trim().is_empty() {
+            continue;
+        }
+        if line.starts_with(' ') {
+            if let Some(last) = out.last_mut() {
+                last.push('\n');
+                last.push_str(line);
+                continue;
+            }
+        }
+        out.push(line.to_owned());
+    }
+    out
+}
+
+fn eval_kiln(file: &Path) -> Output {
+    run(kiln().arg("eval").arg("--strict").arg(file).env_remove("NIX_PATH"))
+}
+
+fn eval_nix(file: &Path) -> Output {
+    run(nix("nix-instantiate").arg("--eval").arg("--strict").arg(file))
+}
+
+/// Evaluates `expr` (written to a file in `dir`) with both tools.
+fn both(dir: &Path, name: &str, expr: &str) -> (Output, Output) {
+    let file = dir.join(name);
+    std::fs::write(&file, expr).expect("write test expression");
+    (eval_kiln(&file), eval_nix(&file))
+}
+
+fn show(o: &Output) -> String {
+    format!(
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// Checks one file of expressions that must succeed identically.
+fn check_values(dir: &Path, name: &str, exprs: &[String]) -> Vec<String> {
+    let combined = format!("[\n{}\n]\n", exprs.iter().map(|e| format!("({e})")).collect::<Vec<_>>().join("\n"));
+    let (k, n) = both(dir, &format!("{name}.nix"), &combined);
+    if k.status.success() && n.status.success() && k.stdout == n.stdout {
+        return Vec::new();
+    }
+    let mut failures = Vec::new();
+    for (i, e) in exprs.iter().enumerate() {
+        let (k, n) = both(dir, &format!("{name}-{i}.nix"), e);
+        let same = k.status.success() == n.status.success() && (!k.status.success() || k.stdout == n.stdout);
+        if !same {
+            failures.push(format!("{name}: `{e}`\n  kiln: {}\n  nix: {}", show(&k), show(&n)));
+        }
+    }
+    if failures.is_empty() {
+        failures.push(format!("{name}: combined run differs\n  kiln: {}\n  nix: {}", show(&k), show(&n)));
+    }
+    failures
+}
+
+/// Checks expressions that must fail in both tools.
+fn check_errors(dir: &Path, exprs: &[String]) -> Vec<String> {
+    let mut failures = Vec::new();
+    for (i, e) in exprs.iter().enumerate() {
+        let (k, n) = both(dir, &format!("error-{i}.nix"), e);
+        if k.status.code() == Some(101) || String::from_utf8_lossy(&k.stderr).contains("panicked") {
+            failures.push(format!("errors: `{e}` panicked\n  kiln: {}", show(&k)));
+        } else if k.status.success() != n.status.success() || (k.status.success() && k.stdout != n.stdout) {
+            failures.push(format!("errors: `{e}`\n  kiln: {}\n  nix: {}", show(&k), show(&n)));
+        }
+    }
+    failures
+}
+
+/// Arithmetic and comparison over a matrix of numbers.
+fn generated() -> Vec<String> {
+    let values = ["0", "1", "(-1)", "7", "(-7)", "2.5", "(-0.5)", "1.0e10", "9223372036854775807", "3"];
+    let mut out = Vec::new();
+    for a in values {
+        for b in values {
+            out.push(format!("[ ({a} + {b}) ({a} - {b}) ({a} * {b}) ({a} < {b}) ({a} == {b}) ({a} >= {b}) ]"));
+            if b != "0" {
+                out.push(format!("{a} / {b}"));
+            }
+        }
+    }
+    out
+}
+
+fn diff_dir() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/eval_diff"))
+}
+
+#[test]
+fn differential_against_nix_instantiate() {
+    if !util::have_nix() {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let mut failures = Vec::new();
+    let mut count = 0;
+    let mut files: Vec<_> = std::fs::read_dir(diff_dir()).expect("eval_diff dir").filter_map(Result::ok).map(|e| e.path()).collect();
+    files.sort();
+    for path in files {
+        let Some(stem) = path.file_stem().and_then(|s| s.to_str()).map(str::to_owned) else { continue };
+        let text = std::fs::read_to_string(&path).expect("read eval_diff file");
+        let exprs = entries(&text);
+        count += exprs.len();
+        if stem == "errors" {
+            failures.extend(check_errors(tmp.path(), &exprs));
+        } else {
+            failures.extend(check_values(tmp.path(), &stem, &exprs));
+        }
+    }
+    let gen_exprs = generated();
+    count += gen_exprs.len();
+    failures.extend(check_values(tmp.path(), "generated", &gen_exprs));
+    eprintln!("differential: {count} expressions, {} mismatches", failures.len());
+    assert!(count >= 300, "only {count} differential expressions");
+    assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n\n"));
+}
+
+#[test]
+fn parse_reports_undefined_variables() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let file = tmp.path().join("bad.nix");
+    std::fs::write(&file, "let a = 1; in a + b").expect("write");
+    let out = run(kiln().arg("parse").arg(&file));
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("undefined variable 'b'"), "{stderr}");
+    assert!(stderr.contains("bad.nix:1:19"), "{stderr}");
+    std::fs::write(&file, "let a = 1; in a").expect("write");
+    assert!(run(kiln().arg("parse").arg(&file)).status.success());
+}
+
+#[test]
+fn deep_recursion_is_an_error_not_a_crash() {
+    let out = run(kiln().args(["eval", "-E", "let f = x: 1 + f x; in f 1"]));
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("stack overflow"), "{}", show(&out));
+}
+
+#[test]
+fn lazy_printing_and_auto_args() {
+    let out = util::run_ok_str(kiln().args(["eval", "-E", "{ a = 1; b = 1 + 1; }"]));
+    assert_eq!(out, "{ a = 1; b = <CODE>; }");
+    let out = util::run_ok_str(kiln().args(["eval", "--arg", "x", "2", "--argstr", "y", "s", "-E", "{ x, y }: [ x y ]", "--strict"]));
+    assert_eq!(out, "[ 2 \"s\" ]");
+    let out = util::run_ok_str(kiln().args(["eval", "--json", "-E", "{ a = [ 1 2.5 ]; }"]));
+    assert_eq!(out, "{\"a\":[1,2.5]}");
+}

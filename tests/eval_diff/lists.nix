@@ -1,0 +1,50 @@
+# List builtins.
+builtins.map (x: x * 2) [1 2 3]
+builtins.map (x: x) []
+builtins.filter (x: x > 1) [1 2 3 0 5]
+builtins.filter (x: true) []
+builtins.foldl' (a: b: a + b) 0 [1 2 3 4]
+builtins.foldl' (a: b: a ++ [b]) [] [1 2 3]
+builtins.foldl' (a: b: b) 7 []
+builtins.genList (x: x * x) 5
+builtins.genList (x: x) 0
+builtins.elemAt [1 2 3] 0
+builtins.elemAt [1 2 3] 2
+builtins.head [1 2 3]
+builtins.head [[1] 2]
+builtins.tail [1 2 3]
+builtins.tail [1]
+builtins.length []
+builtins.length [1 2 3]
+builtins.concatLists [[1 2] [] [3]]
+builtins.concatLists []
+builtins.concatMap (x: [x x]) [1 2]
+builtins.sort (a: b: a < b) [3 1 2]
+builtins.sort (a: b: a > b) [3 1 2 5 4]
+builtins.sort (a: b: a < b) []
+builtins.sort (a: b: a < b) ["b" "a" "c" "B"]
+builtins.sort (a: b: a.k < b.k) [{k=2; v="a";} {k=1; v="b";} {k=2; v="c";} {k=1; v="d";} {k=0; v="e";}]
+builtins.sort (a: b: a < b) [5 3 8 1 9 2 7 4 6 0 11 15 13 12 14 10 20 19 18 17 16]
+builtins.sort builtins.lessThan [1.5 1 0.5 2]
+builtins.partition (x: x > 2) [1 2 3 4]
+builtins.partition (x: x > 2) []
+builtins.groupBy (x: if x > 2 then "big" else "small") [1 2 3 4]
+builtins.groupBy (x: x.t) [{t="a"; v=1;} {t="b"; v=2;} {t="a"; v=3;}]
+builtins.any (x: x > 2) [1 2 3]
+builtins.any (x: x > 2) []
+builtins.all (x: x > 0) [1 2 3]
+builtins.all (x: x > 0) []
+builtins.all (x: x > 1) [1 2 3]
+builtins.elem 2 [1 2 3]
+builtins.elem 4 [1 2 3]
+builtins.elem [1] [[1] [2]]
+builtins.elem 1.0 [1]
+[1 2] ++ [3]
+[] ++ []
+[[1]] ++ [[2]]
+builtins.map (builtins.add 1) [1 2]
+builtins.map builtins.head [[1] [2 3]]
+builtins.length (builtins.genList (x: x) 1000)
+builtins.foldl' (a: b: a + b) 0 (builtins.genList (x: x) 10000)
+builtins.listToAttrs (builtins.map (x: { name = toString x; value = x; }) [3 1 2])
+builtins.elemAt (builtins.sort (a: b: a < b) (builtins.genList (x: 100 - x) 100)) 0

@@ -22,7 +22,8 @@ use rustix::fs::{Mode, OFlags};
 use rustix::io::Errno;
 use rustix::process::{Pid, Signal, WaitOptions};
 
-use super::linux::{self, Forked, Prepared};
+use super::linux::{self, Forked};
+use super::prepare::Prepared;
 
 /// A phase of the setup other than a plan step, named in failure reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,13 +3,14 @@
 //!
 //! A build is planned first and carried out second:
 //!
-//! - [`plan`] ([`plan::plan`]) is pure. From a [`SandboxSpec`] (inputs with
+//! - [`mod@plan`] ([`plan::plan`]) is pure. From a [`SandboxSpec`] (inputs with
 //!   their host paths, outputs, builder, environment, optional root
 //!   filesystem, network flag, ids) it computes a [`SandboxPlan`]: the
 //!   ordered mount [`Step`]s, the builder's exact environment, host names,
 //!   and the files to create. Unit tests cover it without root.
-//! - [`linux`] holds all of the crate's `unsafe`: it expands the plan into
-//!   system calls prepared in advance, then starts the sandbox with
+//! - [`prepare`] expands the plan into system calls with their arguments
+//!   allocated in advance, and [`linux`] holds all of the crate's `unsafe`:
+//!   it starts the sandbox with
 //!   `std::process::Command` and a `pre_exec` hook that creates the user,
 //!   mount, pid, network, ipc and uts namespaces, assembles the root and
 //!   `pivot_root`s into it.
@@ -25,6 +26,7 @@
 pub mod child;
 pub mod linux;
 pub mod plan;
+pub mod prepare;
 
 pub use linux::{SetupError, Started, start};
 pub use plan::{

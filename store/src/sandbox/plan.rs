@@ -17,8 +17,12 @@ use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
-use crate::hash::{Hash, nixbase32};
 use crate::store_path::{StoreDir, StorePath};
+
+mod env;
+mod steps;
+
+pub use env::pass_as_file_name;
 
 /// The derivation attribute naming a root filesystem (a store path in the
 /// build's inputs) to mount as `/` beneath the store; see `docs/sandbox.md`.
@@ -41,16 +45,6 @@ pub const SANDBOX_GID: u32 = 100;
 /// ordinary users, and away from Nix's `auto-allocate-uids` range.
 pub const ROOT_BUILD_ID: u32 = 0x3500_0000;
 
-/// Host devices bound into the sandbox's `/dev`.
-const DEVICES: [&str; 6] = ["null", "zero", "full", "random", "urandom", "tty"];
-/// Entries of `/etc` that the sandbox writes itself.
-const ETC_FILES: [&str; 3] = ["passwd", "group", "hosts"];
-/// Host files a fixed-output build may read, to reach the network.
-const NETWORK_FILES: [&str; 3] = [
-    "/etc/resolv.conf",
-    "/etc/services",
-    "/etc/ssl/certs/ca-certificates.crt",
-];
 /// Top-level sandbox directories that a root filesystem cannot provide.
 const RESERVED_TOP: [&str; 4] = ["build", "dev", "proc", "etc"];
 
@@ -399,7 +393,7 @@ pub fn rootfs_attr(
 pub fn plan(spec: &SandboxSpec) -> Result<SandboxPlan, PlanError> {
     validate(spec)?;
     let store_dir = PathBuf::from(spec.store_dir.as_str());
-    let (env, build_files) = environment(spec);
+    let (env, build_files) = env::environment(spec);
     let outputs = spec
         .outputs
         .iter()
@@ -411,7 +405,7 @@ pub fn plan(spec: &SandboxSpec) -> Result<SandboxPlan, PlanError> {
         .collect();
     Ok(SandboxPlan {
         dirs: spec.dirs.clone(),
-        steps: steps(spec, &store_dir),
+        steps: steps::steps(spec, &store_dir),
         env,
         builder: spec.builder.clone(),
         arg0: base_name(&spec.builder).to_owned(),
@@ -499,298 +493,6 @@ fn validate_strings(spec: &SandboxSpec) -> Result<(), PlanError> {
         });
     }
     Ok(())
-}
-
-/// Computes the builder's environment the way Nix's `initEnv` does, plus
-/// kiln's hermetic defaults, and the `passAsFile` files.
-///
-/// Order (later wins): Nix's fixed start (`PATH`, `HOME`, `NIX_STORE`,
-/// `NIX_BUILD_CORES`), kiln's defaults (`SOURCE_DATE_EPOCH`, `TZ`,
-/// `LC_ALL`), the output paths, the derivation's environment, then what Nix
-/// sets after it: the build-directory variables and `PWD`,
-/// `NIX_OUTPUT_CHECKED` and `impureEnvVars` for fixed-output builds,
-/// `NIX_LOG_FD`, `TERM`.
-fn environment(spec: &SandboxSpec) -> (BTreeMap<String, String>, Vec<BuildFile>) {
-    let mut env = BTreeMap::new();
-    let mut set = |name: &str, value: &str| env.insert(name.to_owned(), value.to_owned());
-    set("PATH", "/path-not-set");
-    set("HOME", HOME_DIR);
-    set("NIX_STORE", spec.store_dir.as_str());
-    set("NIX_BUILD_CORES", &spec.cores.to_string());
-    set("SOURCE_DATE_EPOCH", SOURCE_DATE_EPOCH);
-    set("TZ", "UTC");
-    set("LC_ALL", "C");
-    for (name, path) in &spec.outputs {
-        set(name, &spec.store_dir.display(path));
-    }
-    let pass_as_file: BTreeSet<&str> = spec
-        .env
-        .get("passAsFile")
-        .map(|names| {
-            names
-                .split([' ', '\t', '\n', '\r'])
-                .filter(|s| !s.is_empty())
-                .collect()
-        })
-        .unwrap_or_default();
-    let mut build_files = Vec::new();
-    for (name, value) in &spec.env {
-        if pass_as_file.contains(name.as_str()) {
-            let file = pass_as_file_name(name);
-            set(&format!("{name}Path"), &format!("{BUILD_DIR}/{file}"));
-            build_files.push(BuildFile {
-                name: file,
-                contents: value.clone().into_bytes(),
-            });
-        } else {
-            set(name, value);
-        }
-    }
-    for name in ["NIX_BUILD_TOP", "TMPDIR", "TEMPDIR", "TMP", "TEMP", "PWD"] {
-        set(name, BUILD_DIR);
-    }
-    if spec.fixed_output {
-        set("NIX_OUTPUT_CHECKED", "1");
-        for (name, value) in &spec.impure_env {
-            set(name, value);
-        }
-    }
-    set("NIX_LOG_FD", "2");
-    set("TERM", "xterm-256color");
-    (env, build_files)
-}
-
-/// Returns Nix's file name for a `passAsFile` attribute:
-/// `.attr-<nixbase32 sha256 of the attribute name>`.
-pub fn pass_as_file_name(attribute: &str) -> String {
-    format!(
-        ".attr-{}",
-        nixbase32::encode(Hash::sha256(attribute).as_bytes())
-    )
-}
-
-fn steps(spec: &SandboxSpec, store_dir: &Path) -> Vec<Step> {
-    let mut steps = vec![Step::Tmpfs {
-        path: "/".into(),
-        mode: 0o755,
-    }];
-    let rootfs_host = spec.rootfs.as_ref().and_then(|rootfs| {
-        spec.inputs
-            .iter()
-            .find(|(path, _)| path == rootfs)
-            .map(|(_, host)| host.clone())
-    });
-    if let Some(host) = &rootfs_host {
-        let top = store_dir
-            .iter()
-            .nth(1)
-            .map(|c| c.to_string_lossy().into_owned());
-        let skip = RESERVED_TOP
-            .iter()
-            .map(|s| (*s).to_owned())
-            .chain(top)
-            .collect();
-        steps.push(Step::Merge {
-            source: host.clone(),
-            target: "/".into(),
-            skip,
-            optional: false,
-        });
-    }
-    steps.extend(store_steps(spec, store_dir));
-    steps.push(Step::Dir {
-        path: BUILD_DIR.into(),
-    });
-    steps.push(Step::Bind {
-        source: spec.dirs.build.clone(),
-        target: BUILD_DIR.into(),
-        access: Access::Writable,
-        optional: false,
-    });
-    steps.push(chown(spec, BUILD_DIR.into()));
-    steps.extend(dev_steps());
-    steps.push(Step::Dir {
-        path: "/proc".into(),
-    });
-    steps.push(Step::Proc {
-        path: "/proc".into(),
-    });
-    steps.extend(etc_steps(spec, rootfs_host.as_deref()));
-    steps.push(Step::ReadOnly { path: "/".into() });
-    steps
-}
-
-/// Gives `path` to the build user (a no-op when unprivileged: the caller
-/// owns it already under that name).
-fn chown(spec: &SandboxSpec, path: PathBuf) -> Step {
-    Step::Chown {
-        path,
-        uid: spec.ids.inside_uid,
-        gid: spec.ids.inside_gid,
-    }
-}
-
-/// The store directory and its ancestors, the scratch store on it, and
-/// each input read-only at its logical path.
-fn store_steps(spec: &SandboxSpec, store_dir: &Path) -> Vec<Step> {
-    let mut steps: Vec<Step> = store_dir
-        .ancestors()
-        .filter(|dir| dir.parent().is_some())
-        .map(|dir| Step::Dir {
-            path: dir.to_owned(),
-        })
-        .collect();
-    steps.reverse();
-    steps.push(Step::Bind {
-        source: spec.dirs.store.clone(),
-        target: store_dir.to_owned(),
-        access: Access::Writable,
-        optional: false,
-    });
-    steps.push(chown(spec, store_dir.to_owned()));
-    let inputs: BTreeMap<&StorePath, &PathBuf> = spec
-        .inputs
-        .iter()
-        .map(|(path, host)| (path, host))
-        .collect();
-    steps.extend(inputs.into_iter().map(|(path, host)| Step::Bind {
-        source: host.clone(),
-        target: store_dir.join(path.base_name()),
-        access: Access::ReadOnly,
-        optional: false,
-    }));
-    steps
-}
-
-/// A minimal `/dev`: host devices, a private devpts, a private shm, the
-/// `fd` links; then the directory itself read-only.
-fn dev_steps() -> Vec<Step> {
-    let mut steps = vec![
-        Step::Dir {
-            path: "/dev".into(),
-        },
-        Step::Tmpfs {
-            path: "/dev".into(),
-            mode: 0o755,
-        },
-    ];
-    for device in DEVICES {
-        let path = PathBuf::from("/dev").join(device);
-        steps.push(Step::Bind {
-            source: path.clone(),
-            target: path,
-            access: Access::Writable,
-            optional: false,
-        });
-    }
-    let links = [
-        ("ptmx", "pts/ptmx"),
-        ("fd", "/proc/self/fd"),
-        ("stdin", "/proc/self/fd/0"),
-        ("stdout", "/proc/self/fd/1"),
-        ("stderr", "/proc/self/fd/2"),
-    ];
-    steps.extend([
-        Step::Dir {
-            path: "/dev/pts".into(),
-        },
-        Step::Devpts {
-            path: "/dev/pts".into(),
-        },
-        Step::Dir {
-            path: "/dev/shm".into(),
-        },
-        Step::Tmpfs {
-            path: "/dev/shm".into(),
-            mode: 0o1777,
-        },
-    ]);
-    for (name, target) in links {
-        steps.push(Step::Symlink {
-            path: PathBuf::from("/dev").join(name),
-            target: target.into(),
-        });
-    }
-    steps.push(Step::ReadOnly {
-        path: "/dev".into(),
-    });
-    steps
-}
-
-/// `/etc`: the root filesystem's entries (if any), the network files of a
-/// fixed-output build, and the sandbox's own `passwd`, `group`, `hosts`.
-fn etc_steps(spec: &SandboxSpec, rootfs_host: Option<&Path>) -> Vec<Step> {
-    let mut steps = vec![Step::Dir {
-        path: "/etc".into(),
-    }];
-    let mut skip: BTreeSet<String> = ETC_FILES.iter().map(|s| (*s).to_owned()).collect();
-    if spec.fixed_output {
-        skip.extend(["resolv.conf", "services", "ssl"].map(str::to_owned));
-    }
-    if let Some(host) = rootfs_host {
-        let source = host.join("etc");
-        steps.push(Step::Merge {
-            source,
-            target: "/etc".into(),
-            skip,
-            optional: true,
-        });
-    }
-    if spec.fixed_output {
-        steps.push(Step::Dir {
-            path: "/etc/ssl".into(),
-        });
-        steps.push(Step::Dir {
-            path: "/etc/ssl/certs".into(),
-        });
-        for file in NETWORK_FILES {
-            let path = PathBuf::from(file);
-            steps.push(Step::Bind {
-                source: path.clone(),
-                target: path,
-                access: Access::ReadOnly,
-                optional: true,
-            });
-        }
-    }
-    let ids = &spec.ids;
-    let files = [
-        ("passwd", passwd(ids)),
-        ("group", group(ids)),
-        ("hosts", hosts()),
-    ];
-    for (name, contents) in files {
-        let path = PathBuf::from("/etc").join(name);
-        steps.push(Step::File {
-            path,
-            contents: contents.into_bytes(),
-            mode: 0o644,
-        });
-    }
-    steps
-}
-
-/// `/etc/passwd`: root, the build user (home `/build`), nobody.
-fn passwd(ids: &IdMap) -> String {
-    let (uid, gid) = (ids.inside_uid, ids.inside_gid);
-    format!(
-        "root:x:0:0:root:{BUILD_DIR}:/noshell\n\
-         nixbld:x:{uid}:{gid}:kiln build user:{BUILD_DIR}:/noshell\n\
-         nobody:x:65534:65534:nobody:/:/noshell\n"
-    )
-}
-
-/// `/etc/group`: root, the build group, nogroup.
-fn group(ids: &IdMap) -> String {
-    format!(
-        "root:x:0:\nnixbld:!:{}:\nnogroup:x:65534:\n",
-        ids.inside_gid
-    )
-}
-
-/// `/etc/hosts`: localhost over IPv4 and IPv6.
-fn hosts() -> String {
-    "127.0.0.1 localhost\n::1 localhost\n".to_owned()
 }
 
 #[cfg(test)]

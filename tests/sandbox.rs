@@ -6,7 +6,10 @@
 //! (Debian's `busybox-static`). Without either they print a notice and
 //! pass, unless `KILN_REQUIRE_SANDBOX=1`, in which case they fail.
 
-#![expect(clippy::print_stderr, reason = "a skipped test says why in the test log")]
+#![expect(
+    clippy::print_stderr,
+    reason = "a skipped test says why in the test log"
+)]
 
 use std::collections::BTreeMap;
 use std::io::{ErrorKind, Write};
@@ -619,6 +622,28 @@ fn missing_builder_is_an_exec_error() {
     };
     assert_eq!(builder, "/nix/store/missing/bin/sh");
     assert_eq!(source.kind(), ErrorKind::NotFound);
+}
+
+#[test]
+fn setup_failure_names_the_step() {
+    need_sandbox!();
+    let fixture = Fixture::new();
+    let mut plan = sandbox::plan(&fixture.spec("true")).unwrap();
+    let bad = sandbox::Step::Tmpfs {
+        path: "/no/such/dir".into(),
+        mode: 0o755,
+    };
+    plan.steps.insert(1, bad.clone());
+    let error = build::run(&plan, &BuildOptions::default(), &mut std::io::sink()).unwrap_err();
+    let BuildError::Setup(SetupError::Step { step, source }) = error else {
+        panic!("{error:?}")
+    };
+    assert_eq!(step, bad);
+    assert_eq!(source.kind(), ErrorKind::NotFound);
+    assert_eq!(
+        SetupError::Step { step, source }.to_string(),
+        "sandbox setup failed at `tmpfs (mode 755) on /no/such/dir`"
+    );
 }
 
 #[test]

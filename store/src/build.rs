@@ -159,12 +159,7 @@ pub fn run(
     let start = Instant::now();
     let (reader, writer) = io::pipe().map_err(SetupError::Spawn)?;
     let started = sandbox::start(plan, OwnedFd::from(writer))?;
-    let mut pump = Pump {
-        options,
-        log,
-        tail: LogTail::new(options.log_lines),
-        start,
-    };
+    let mut pump = Pump::new(options, log, start);
     let pumped = pump.run(reader, &started);
     let reported = started.finish();
     let tail = pump.tail.lines();
@@ -206,9 +201,27 @@ struct Pump<'a> {
     log: &'a mut dyn Write,
     tail: LogTail,
     start: Instant,
+    last_output: Instant,
+    /// Why the build was killed, once it was.
+    stopped: Option<BuildStatus>,
+    /// The sink's error, once it failed (the rest of the log is dropped).
+    sink_error: Option<io::Error>,
 }
 
-impl Pump<'_> {
+impl<'a> Pump<'a> {
+    fn new(options: &'a BuildOptions, log: &'a mut dyn Write, start: Instant) -> Pump<'a> {
+        let tail = LogTail::new(options.log_lines);
+        Pump {
+            options,
+            log,
+            tail,
+            start,
+            last_output: start,
+            stopped: None,
+            sink_error: None,
+        }
+    }
+
     /// Reads until every process in the sandbox has closed the pipe.
     /// Returns why the build was stopped, if it was.
     fn run(
@@ -217,59 +230,64 @@ impl Pump<'_> {
         started: &Started,
     ) -> Result<Option<BuildStatus>, BuildError> {
         let mut buffer = vec![0; 64 * 1024];
-        let mut last_output = Instant::now();
-        let mut stopped = None;
-        let mut sink_error = None;
         loop {
-            let wait = if stopped.is_some() {
+            let wait = if self.stopped.is_some() {
                 None
             } else {
-                self.next_wakeup(last_output)
+                self.next_wakeup()
             };
             if !readable(&reader, wait).map_err(BuildError::ReadLog)? {
-                if stopped.is_none() {
-                    stopped = self.check_limits(last_output);
-                    if stopped.is_some() {
-                        started.kill();
-                    }
-                }
+                self.enforce_limits(started);
                 continue;
             }
-            let count = match reader.read(&mut buffer) {
+            match reader.read(&mut buffer) {
                 Ok(0) => break,
-                Ok(count) => count,
-                Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+                Ok(count) => self.take(buffer.get(..count).unwrap_or_default(), started),
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
                 Err(error) => {
                     started.kill();
                     return Err(BuildError::ReadLog(error));
                 }
-            };
-            last_output = Instant::now();
-            let chunk = buffer.get(..count).unwrap_or_default();
-            self.tail.push(chunk);
-            if sink_error.is_none()
-                && let Err(error) = self.log.write_all(chunk)
-            {
-                started.kill();
-                sink_error = Some(error);
-                stopped = Some(BuildStatus::Cancelled);
             }
         }
         let _ = self.log.flush();
-        match sink_error {
+        match self.sink_error.take() {
             Some(error) => Err(BuildError::WriteLog(error)),
-            None => Ok(stopped),
+            None => Ok(self.stopped),
+        }
+    }
+
+    /// Passes a chunk of log on; a sink that fails stops the build.
+    fn take(&mut self, chunk: &[u8], started: &Started) {
+        self.last_output = Instant::now();
+        self.tail.push(chunk);
+        if self.sink_error.is_none()
+            && let Err(error) = self.log.write_all(chunk)
+        {
+            started.kill();
+            self.sink_error = Some(error);
+            self.stopped.get_or_insert(BuildStatus::Cancelled);
+        }
+    }
+
+    /// Kills the build if a limit has been reached (once).
+    fn enforce_limits(&mut self, started: &Started) {
+        if self.stopped.is_none() {
+            self.stopped = self.check_limits();
+            if self.stopped.is_some() {
+                started.kill();
+            }
         }
     }
 
     /// How long to wait for output before looking at the limits again.
-    fn next_wakeup(&self, last_output: Instant) -> Option<Duration> {
+    fn next_wakeup(&self) -> Option<Duration> {
         let now = Instant::now();
         let deadlines = [
             self.options.timeout.map(|limit| self.start + limit),
             self.options
                 .max_silent_time
-                .map(|limit| last_output + limit),
+                .map(|limit| self.last_output + limit),
             self.options.cancel.as_ref().map(|_| now + CANCEL_POLL),
         ];
         deadlines
@@ -279,7 +297,7 @@ impl Pump<'_> {
             .map(|deadline| deadline.saturating_duration_since(now))
     }
 
-    fn check_limits(&self, last_output: Instant) -> Option<BuildStatus> {
+    fn check_limits(&self) -> Option<BuildStatus> {
         let cancelled = self
             .options
             .cancel
@@ -294,7 +312,7 @@ impl Pump<'_> {
             return Some(BuildStatus::TimedOut(limit));
         }
         if let Some(limit) = self.options.max_silent_time
-            && last_output.elapsed() >= limit
+            && self.last_output.elapsed() >= limit
         {
             return Some(BuildStatus::Silent(limit));
         }

@@ -294,6 +294,29 @@ fn init(prepared: &Prepared) -> io::Result<()> {
     if let Some(area) = prepared.argument_area {
         linux::set_process_title(area, b"kiln-sandbox-init", c"kiln-init");
     }
+    assemble(prepared);
+    match linux::fork() {
+        Err(error) => fail(prepared, Phase::Fork, error),
+        Ok(Forked::Child) => {
+            // The builder: the build user, no privilege gains through exec,
+            // and no descriptor but stdin, stdout and stderr survives it.
+            if prepared.setup_as_root {
+                check(prepared, Phase::BuildUser, become_build_user(prepared));
+            }
+            let _ = rustix::thread::set_no_new_privs(true);
+            linux::cloexec_fds();
+            Ok(())
+        }
+        Ok(Forked::Parent(builder)) => {
+            linux::close_fds_except(prepared.status.as_raw_fd());
+            reap(prepared, builder)
+        }
+    }
+}
+
+/// Assembles the root from the prepared ops and enters it, then sets the
+/// host names, the loopback interface and the working directory.
+fn assemble(prepared: &Prepared) {
     check(prepared, Phase::PrivateMounts, linux::make_mounts_private());
     for (step, op) in &prepared.ops {
         if let Err(error) = linux::run_op(op) {
@@ -331,23 +354,6 @@ fn init(prepared: &Prepared) -> io::Result<()> {
         Phase::Chdir,
         rustix::process::chdir(prepared.cwd.as_c_str()),
     );
-    match linux::fork() {
-        Err(error) => fail(prepared, Phase::Fork, error),
-        Ok(Forked::Child) => {
-            // The builder: the build user, no privilege gains through exec,
-            // and no descriptor but stdin, stdout and stderr survives it.
-            if prepared.setup_as_root {
-                check(prepared, Phase::BuildUser, become_build_user(prepared));
-            }
-            let _ = rustix::thread::set_no_new_privs(true);
-            linux::cloexec_fds();
-            Ok(())
-        }
-        Ok(Forked::Parent(builder)) => {
-            linux::close_fds_except(prepared.status.as_raw_fd());
-            reap(prepared, builder)
-        }
-    }
 }
 
 /// Reaps every child (orphans are re-parented to pid 1) until the builder

@@ -244,9 +244,23 @@ impl Error {
     pub fn render(&self) -> String {
         let mut out = format!("error: {}\n", self.0.kind);
         render_location(&mut out, self.0.pos);
+        let mut previous: Option<&Frame> = None;
+        let mut repeats = 0;
         for frame in &self.0.trace {
+            if previous == Some(frame) {
+                repeats += 1;
+                continue;
+            }
+            if repeats > 0 {
+                out.push_str(&format!("\n       ({repeats} duplicate frames omitted)\n"));
+                repeats = 0;
+            }
             out.push_str(&format!("\n       … while {}\n", frame.what));
             render_location(&mut out, frame.pos);
+            previous = Some(frame);
+        }
+        if repeats > 0 {
+            out.push_str(&format!("\n       ({repeats} duplicate frames omitted)\n"));
         }
         out
     }

@@ -85,7 +85,7 @@ pub fn options(include: &[String], pure: bool) -> EvalOptions {
         search_path,
         home: std::env::var("HOME").unwrap_or_else(|_| "/homeless-shelter".to_owned()),
         cwd,
-        max_depth: 60_000,
+        max_depth: std::env::var("KILN_MAX_DEPTH").ok().and_then(|d| d.parse().ok()).unwrap_or(EvalOptions::default().max_depth),
         current_time: if pure { 0 } else { current_time },
     }
 }

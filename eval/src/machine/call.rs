@@ -82,7 +82,7 @@ impl Machine {
     fn call_lambda(&mut self, c: &Closure, arg: Value, pos: Pos) -> Result<Value> {
         let lambda = &c.lambda;
         let env = match &lambda.param {
-            Param::Ident(_) => EnvFrame::new(vec![arg], Some(c.env.clone())),
+            Param::Ident(_) => EnvFrame::single(arg, Some(c.env.clone())),
             Param::Pattern { formals, ellipsis, bind } => {
                 let attrs = match self.force(&arg)? {
                     Value::Attrs(a) => a,

@@ -16,6 +16,13 @@ impl Machine {
     }
 
     fn deep_force_inner(&mut self, v: &Value, seen: &mut HashSet<usize>) -> Result<()> {
+        self.enter()?;
+        let r = self.deep_force_value(v, seen);
+        self.leave();
+        r
+    }
+
+    fn deep_force_value(&mut self, v: &Value, seen: &mut HashSet<usize>) -> Result<()> {
         let v = self.force(v)?;
         match &v {
             Value::Attrs(attrs) => {

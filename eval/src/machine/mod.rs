@@ -19,6 +19,8 @@ pub use ops::arith;
 use std::collections::HashMap;
 use std::rc::Rc;
 
+use smallvec::SmallVec;
+
 use crate::error::{Error, ErrorKind, Result};
 use crate::io::Io;
 use crate::lower::ir::{AttrKey, AttrsDef, Expr};
@@ -58,7 +60,7 @@ impl Default for EvalOptions {
             search_path: Vec::new(),
             home: "/homeless-shelter".to_owned(),
             cwd: "/".to_owned(),
-            max_depth: 10_000,
+            max_depth: 400_000,
             current_time: 0,
         }
     }
@@ -92,6 +94,21 @@ impl Machine {
         machine
     }
 
+    /// Counts one level of nesting; errors when too deep.
+    pub fn enter(&mut self) -> Result<()> {
+        self.depth += 1;
+        if self.depth > self.options.max_depth {
+            self.depth -= 1;
+            return Err(Error::new(ErrorKind::StackOverflow));
+        }
+        Ok(())
+    }
+
+    /// Leaves a level entered with [`Machine::enter`].
+    pub fn leave(&mut self) {
+        self.depth -= 1;
+    }
+
     /// Evaluates an expression to weak head normal form.
     pub fn eval(&mut self, expr: &Expr, env: &Env) -> Result<Value> {
         self.depth += 1;
@@ -108,8 +125,13 @@ impl Machine {
         match expr {
             Expr::Const(v) => Ok(v.clone()),
             Expr::Var { depth, index } => {
-                let v = lookup(env, *depth, *index)?;
-                self.force(&v)
+                let frame = walk(env, *depth)?;
+                let slot = frame.slots.get(*index as usize).ok_or(ErrorKind::Internal { what: "slot out of range" })?;
+                let thunk = match &*slot.borrow() {
+                    Value::Thunk(t) => t.clone(),
+                    other => return Ok(other.clone()),
+                };
+                self.force_thunk(&thunk)
             }
             Expr::WithVar { name, depth, pos } => {
                 let v = self.lookup_with(env, name, *depth, *pos)?;
@@ -120,8 +142,11 @@ impl Machine {
             }
             Expr::Apply { func, args, pos } => {
                 let f = self.eval(func, env)?;
-                let args: Vec<Value> = args.iter().map(|a| self.thunk(a, env)).collect::<Result<_>>()?;
-                self.call_multi(f, &args, *pos)
+                let mut values: SmallVec<[Value; 4]> = SmallVec::with_capacity(args.len());
+                for a in args {
+                    values.push(self.thunk(a, env)?);
+                }
+                self.call_multi(f, &values, *pos)
             }
             Expr::Select { expr, path, default, pos } => self.select(expr, path, default.as_ref(), *pos, env),
             Expr::HasAttr { expr, path } => self.has_attr(expr, path, env),
@@ -193,6 +218,9 @@ impl Machine {
     }
 
     fn force_thunk(&mut self, t: &Rc<Thunk>) -> Result<Value> {
+        if let ThunkState::Done(v) = &*t.0.borrow() {
+            return Ok(v.clone());
+        }
         let state = std::mem::replace(&mut *t.0.borrow_mut(), ThunkState::Blackhole);
         let result = match state {
             ThunkState::Done(v) => {

@@ -40,6 +40,21 @@ impl Machine {
             _ => {
                 let l = self.eval(lhs, env)?;
                 let r = self.eval(rhs, env)?;
+                if let (Value::Int(a), Value::Int(b)) = (&l, &r) {
+                    let (a, b) = (*a, *b);
+                    match op {
+                        BinOp::Add => return Ok(Value::Int(a.wrapping_add(b))),
+                        BinOp::Sub => return Ok(Value::Int(a.wrapping_sub(b))),
+                        BinOp::Mul => return Ok(Value::Int(a.wrapping_mul(b))),
+                        BinOp::Less => return Ok(Value::Bool(a < b)),
+                        BinOp::LessEq => return Ok(Value::Bool(a <= b)),
+                        BinOp::More => return Ok(Value::Bool(a > b)),
+                        BinOp::MoreEq => return Ok(Value::Bool(a >= b)),
+                        BinOp::Eq => return Ok(Value::Bool(a == b)),
+                        BinOp::NotEq => return Ok(Value::Bool(a != b)),
+                        _ => {}
+                    }
+                }
                 self.binop_values(op, l, r, pos)
             }
         }

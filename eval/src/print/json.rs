@@ -107,7 +107,9 @@ fn convert(v: serde_json::Value) -> Value {
             } else if let Some(u) = n.as_u64() {
                 Value::Int(u as i64)
             } else {
-                Value::Float(n.as_f64().unwrap_or(0.0))
+                // serde_json reads `-0` as a float; Nix reads it as the integer 0.
+                let f = n.as_f64().unwrap_or(0.0);
+                if f == 0.0 && f.is_sign_negative() { Value::Int(0) } else { Value::Float(f) }
             }
         }
         serde_json::Value::String(s) => Value::string(s),

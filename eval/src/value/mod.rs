@@ -16,6 +16,8 @@ pub use symbol::Sym;
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use smallvec::SmallVec;
+
 use crate::error::Error;
 use crate::lower::ir::{Expr, Lambda};
 use crate::machine::Machine;
@@ -150,7 +152,7 @@ pub type Env = Rc<EnvFrame>;
 pub struct EnvFrame {
     /// The slots (recursive bindings are filled after the frame exists,
     /// so their thunks can point at it; `__overrides` replaces some).
-    pub slots: Box<[RefCell<Value>]>,
+    pub slots: SmallVec<[RefCell<Value>; 2]>,
     /// The enclosing frame.
     pub parent: Option<Env>,
     /// Whether this frame belongs to a `with` (slot 0 is its namespace).
@@ -170,6 +172,13 @@ impl EnvFrame {
         self.slots.get(index).map(|s| s.borrow().clone())
     }
 
+    /// Returns a frame of one slot (a plain lambda's argument).
+    pub fn single(value: Value, parent: Option<Env>) -> Env {
+        let mut slots = SmallVec::new();
+        slots.push(RefCell::new(value));
+        Rc::new(EnvFrame { slots, parent, is_with: false })
+    }
+
     /// Returns a frame with the given slot values.
     pub fn new(values: Vec<Value>, parent: Option<Env>) -> Env {
         let slots = values.into_iter().map(RefCell::new).collect();
@@ -184,7 +193,8 @@ impl EnvFrame {
 
     /// Returns a `with` frame holding its namespace.
     pub fn with(namespace: Value, parent: Env) -> Env {
-        let slots = vec![RefCell::new(namespace)].into_boxed_slice();
+        let mut slots = SmallVec::new();
+        slots.push(RefCell::new(namespace));
         Rc::new(EnvFrame { slots, parent: Some(parent), is_with: true })
     }
 }

@@ -29,7 +29,11 @@ pub struct CliIo {
 impl CliIo {
     /// Returns an `Io` for the given logical store directory.
     pub fn new(store_dir: &str) -> CliIo {
-        CliIo { store_dir: StoreDir::new(store_dir), texts: RefCell::default(), sources: RefCell::default() }
+        CliIo {
+            store_dir: StoreDir::new(store_dir),
+            texts: RefCell::default(),
+            sources: RefCell::default(),
+        }
     }
 
     /// Maps a path inside a store path we produced back to its source.
@@ -40,7 +44,11 @@ impl CliIo {
         let store_path = format!("{prefix}{base}");
         let sources = self.sources.borrow();
         let src = sources.get(&store_path)?;
-        Some(if tail.is_empty() { src.clone() } else { format!("{src}/{tail}") })
+        Some(if tail.is_empty() {
+            src.clone()
+        } else {
+            format!("{src}/{tail}")
+        })
     }
 
     fn fs_path(&self, path: &str) -> String {
@@ -50,9 +58,15 @@ impl CliIo {
 
 fn failed(action: &'static str, path: &str, err: &std::io::Error) -> IoError {
     if err.kind() == std::io::ErrorKind::NotFound {
-        return IoError::NotFound { path: path.to_owned() };
+        return IoError::NotFound {
+            path: path.to_owned(),
+        };
     }
-    IoError::Failed { action, path: path.to_owned(), reason: err.to_string() }
+    IoError::Failed {
+        action,
+        path: path.to_owned(),
+        reason: err.to_string(),
+    }
 }
 
 fn file_type(ft: std::fs::FileType) -> FileType {
@@ -83,13 +97,18 @@ impl Write for HashSink {
 
 /// Serialises `path` as a NAR into `enc`, leaving out what `include`
 /// rejects.
-fn dump(enc: &mut Encoder<HashSink>, path: &str, include: &dyn Fn(&str) -> bool) -> Result<(), IoError> {
+fn dump(
+    enc: &mut Encoder<HashSink>,
+    path: &str,
+    include: &dyn Fn(&str) -> bool,
+) -> Result<(), IoError> {
     let io_err = |e: std::io::Error| failed("dumping path", path, &e);
     let meta = fs_err::symlink_metadata(path).map_err(|e| failed("getting status of", path, &e))?;
     let ft = meta.file_type();
     if ft.is_symlink() {
         let target = fs_err::read_link(path).map_err(io_err)?;
-        enc.symlink(target.as_os_str().as_encoded_bytes()).map_err(io_err)?;
+        enc.symlink(target.as_os_str().as_encoded_bytes())
+            .map_err(io_err)?;
     } else if ft.is_dir() {
         let mut names: Vec<String> = fs_err::read_dir(path)
             .map_err(io_err)?
@@ -112,13 +131,18 @@ fn dump(enc: &mut Encoder<HashSink>, path: &str, include: &dyn Fn(&str) -> bool)
         let mut file = fs_err::File::open(path).map_err(io_err)?;
         let mut contents = Vec::new();
         file.read_to_end(&mut contents).map_err(io_err)?;
-        enc.regular(executable, contents.len() as u64, contents.as_slice()).map_err(io_err)?;
+        enc.regular(executable, contents.len() as u64, contents.as_slice())
+            .map_err(io_err)?;
     }
     Ok(())
 }
 
 fn store_error(path: &str, err: impl std::fmt::Display) -> IoError {
-    IoError::Failed { action: "adding to the store", path: path.to_owned(), reason: err.to_string() }
+    IoError::Failed {
+        action: "adding to the store",
+        path: path.to_owned(),
+        reason: err.to_string(),
+    }
 }
 
 impl Io for CliIo {
@@ -135,8 +159,13 @@ impl Io for CliIo {
         let mut out = Vec::new();
         for entry in fs_err::read_dir(&real).map_err(|e| failed("reading directory", path, &e))? {
             let entry = entry.map_err(|e| failed("reading directory", path, &e))?;
-            let ft = entry.file_type().map_err(|e| failed("reading directory", path, &e))?;
-            out.push((entry.file_name().to_string_lossy().into_owned(), file_type(ft)));
+            let ft = entry
+                .file_type()
+                .map_err(|e| failed("reading directory", path, &e))?;
+            out.push((
+                entry.file_name().to_string_lossy().into_owned(),
+                file_type(ft),
+            ));
         }
         out.sort_by(|a, b| a.0.cmp(&b.0));
         Ok(out)
@@ -152,12 +181,19 @@ impl Io for CliIo {
         }
     }
 
-    fn add_to_store(&self, path: &str, name: &str, method: IngestMethod, include: &dyn Fn(&str) -> bool) -> Result<String, IoError> {
+    fn add_to_store(
+        &self,
+        path: &str,
+        name: &str,
+        method: IngestMethod,
+        include: &dyn Fn(&str) -> bool,
+    ) -> Result<String, IoError> {
         let real = self.fs_path(path);
         let none = BTreeSet::new();
         let sp = match method {
             IngestMethod::Recursive => {
-                let mut enc = Encoder::new(HashSink(Hasher::new(HashAlgo::Sha256))).map_err(|e| store_error(path, e))?;
+                let mut enc = Encoder::new(HashSink(Hasher::new(HashAlgo::Sha256)))
+                    .map_err(|e| store_error(path, e))?;
                 dump(&mut enc, &real, include)?;
                 let sink = enc.finish().map_err(|e| store_error(path, e))?;
                 let hash = sink.0.finish();
@@ -166,7 +202,13 @@ impl Io for CliIo {
             IngestMethod::Flat => {
                 let bytes = fs_err::read(&real).map_err(|e| failed("opening file", path, &e))?;
                 let hash = Hash::digest(HashAlgo::Sha256, &bytes);
-                self.store_dir.make_fixed_output_path(name, FileIngestionMethod::Flat, &hash, &none, false)
+                self.store_dir.make_fixed_output_path(
+                    name,
+                    FileIngestionMethod::Flat,
+                    &hash,
+                    &none,
+                    false,
+                )
             }
         }
         .map_err(|e| store_error(path, e))?;
@@ -175,14 +217,24 @@ impl Io for CliIo {
         Ok(sp)
     }
 
-    fn add_text_to_store(&self, name: &str, text: &str, references: &BTreeSet<String>) -> Result<String, IoError> {
+    fn add_text_to_store(
+        &self,
+        name: &str,
+        text: &str,
+        references: &BTreeSet<String>,
+    ) -> Result<String, IoError> {
         let mut refs: BTreeSet<StorePath> = BTreeSet::new();
         for r in references {
             refs.insert(self.store_dir.parse(r).map_err(|e| store_error(r, e))?);
         }
-        let sp = self.store_dir.make_text_path(name, text.as_bytes(), &refs).map_err(|e| store_error(name, e))?;
+        let sp = self
+            .store_dir
+            .make_text_path(name, text.as_bytes(), &refs)
+            .map_err(|e| store_error(name, e))?;
         let sp = self.store_dir.display(&sp);
-        self.texts.borrow_mut().insert(sp.clone(), text.as_bytes().to_vec());
+        self.texts
+            .borrow_mut()
+            .insert(sp.clone(), text.as_bytes().to_vec());
         Ok(sp)
     }
 
@@ -191,7 +243,10 @@ impl Io for CliIo {
     }
 
     fn trace(&self, message: &str) {
-        #[expect(clippy::print_stderr, reason = "`builtins.trace` writes to stderr, as Nix does")]
+        #[expect(
+            clippy::print_stderr,
+            reason = "`builtins.trace` writes to stderr, as Nix does"
+        )]
         {
             eprintln!("trace: {message}");
         }

@@ -34,11 +34,18 @@ fn entries(text: &str) -> Vec<String> {
 }
 
 fn eval_kiln(file: &Path) -> Output {
-    run(kiln().arg("eval").arg("--strict").arg(file).env_remove("NIX_PATH"))
+    run(kiln()
+        .arg("eval")
+        .arg("--strict")
+        .arg(file)
+        .env_remove("NIX_PATH"))
 }
 
 fn eval_nix(file: &Path) -> Output {
-    run(nix("nix-instantiate").arg("--eval").arg("--strict").arg(file))
+    run(nix("nix-instantiate")
+        .arg("--eval")
+        .arg("--strict")
+        .arg(file))
 }
 
 /// Evaluates `expr` (written to a file in `dir`) with both tools.
@@ -59,7 +66,14 @@ fn show(o: &Output) -> String {
 
 /// Checks one file of expressions that must succeed identically.
 fn check_values(dir: &Path, name: &str, exprs: &[String]) -> Vec<String> {
-    let combined = format!("[\n{}\n]\n", exprs.iter().map(|e| format!("({e})")).collect::<Vec<_>>().join("\n"));
+    let combined = format!(
+        "[\n{}\n]\n",
+        exprs
+            .iter()
+            .map(|e| format!("({e})"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
     let (k, n) = both(dir, &format!("{name}.nix"), &combined);
     if k.status.success() && n.status.success() && k.stdout == n.stdout {
         return Vec::new();
@@ -67,13 +81,22 @@ fn check_values(dir: &Path, name: &str, exprs: &[String]) -> Vec<String> {
     let mut failures = Vec::new();
     for (i, e) in exprs.iter().enumerate() {
         let (k, n) = both(dir, &format!("{name}-{i}.nix"), e);
-        let same = k.status.success() == n.status.success() && (!k.status.success() || k.stdout == n.stdout);
+        let same = k.status.success() == n.status.success()
+            && (!k.status.success() || k.stdout == n.stdout);
         if !same {
-            failures.push(format!("{name}: `{e}`\n  kiln: {}\n  nix: {}", show(&k), show(&n)));
+            failures.push(format!(
+                "{name}: `{e}`\n  kiln: {}\n  nix: {}",
+                show(&k),
+                show(&n)
+            ));
         }
     }
     if failures.is_empty() {
-        failures.push(format!("{name}: combined run differs\n  kiln: {}\n  nix: {}", show(&k), show(&n)));
+        failures.push(format!(
+            "{name}: combined run differs\n  kiln: {}\n  nix: {}",
+            show(&k),
+            show(&n)
+        ));
     }
     failures
 }
@@ -85,8 +108,14 @@ fn check_errors(dir: &Path, exprs: &[String]) -> Vec<String> {
         let (k, n) = both(dir, &format!("error-{i}.nix"), e);
         if k.status.code() == Some(101) || String::from_utf8_lossy(&k.stderr).contains("panicked") {
             failures.push(format!("errors: `{e}` panicked\n  kiln: {}", show(&k)));
-        } else if k.status.success() != n.status.success() || (k.status.success() && k.stdout != n.stdout) {
-            failures.push(format!("errors: `{e}`\n  kiln: {}\n  nix: {}", show(&k), show(&n)));
+        } else if k.status.success() != n.status.success()
+            || (k.status.success() && k.stdout != n.stdout)
+        {
+            failures.push(format!(
+                "errors: `{e}`\n  kiln: {}\n  nix: {}",
+                show(&k),
+                show(&n)
+            ));
         }
     }
     failures
@@ -94,11 +123,24 @@ fn check_errors(dir: &Path, exprs: &[String]) -> Vec<String> {
 
 /// Arithmetic and comparison over a matrix of numbers.
 fn generated() -> Vec<String> {
-    let values = ["0", "1", "(-1)", "7", "(-7)", "2.5", "(-0.5)", "1.0e10", "9223372036854775807", "3"];
+    let values = [
+        "0",
+        "1",
+        "(-1)",
+        "7",
+        "(-7)",
+        "2.5",
+        "(-0.5)",
+        "1.0e10",
+        "9223372036854775807",
+        "3",
+    ];
     let mut out = Vec::new();
     for a in values {
         for b in values {
-            out.push(format!("[ ({a} + {b}) ({a} - {b}) ({a} * {b}) ({a} < {b}) ({a} == {b}) ({a} >= {b}) ]"));
+            out.push(format!(
+                "[ ({a} + {b}) ({a} - {b}) ({a} * {b}) ({a} < {b}) ({a} == {b}) ({a} >= {b}) ]"
+            ));
             if b != "0" {
                 out.push(format!("{a} / {b}"));
             }
@@ -119,10 +161,16 @@ fn differential_against_nix_instantiate() {
     let tmp = tempfile::tempdir().expect("temp dir");
     let mut failures = Vec::new();
     let mut count = 0;
-    let mut files: Vec<_> = std::fs::read_dir(diff_dir()).expect("eval_diff dir").filter_map(Result::ok).map(|e| e.path()).collect();
+    let mut files: Vec<_> = std::fs::read_dir(diff_dir())
+        .expect("eval_diff dir")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .collect();
     files.sort();
     for path in files {
-        let Some(stem) = path.file_stem().and_then(|s| s.to_str()).map(str::to_owned) else { continue };
+        let Some(stem) = path.file_stem().and_then(|s| s.to_str()).map(str::to_owned) else {
+            continue;
+        };
         let text = std::fs::read_to_string(&path).expect("read eval_diff file");
         let exprs = entries(&text);
         count += exprs.len();
@@ -135,9 +183,17 @@ fn differential_against_nix_instantiate() {
     let gen_exprs = generated();
     count += gen_exprs.len();
     failures.extend(check_values(tmp.path(), "generated", &gen_exprs));
-    eprintln!("differential: {count} expressions, {} mismatches", failures.len());
+    eprintln!(
+        "differential: {count} expressions, {} mismatches",
+        failures.len()
+    );
     assert!(count >= 300, "only {count} differential expressions");
-    assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n\n"));
+    assert!(
+        failures.is_empty(),
+        "{} mismatches:\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
 }
 
 #[test]
@@ -158,14 +214,29 @@ fn parse_reports_undefined_variables() {
 fn deep_recursion_is_an_error_not_a_crash() {
     let out = run(kiln().args(["eval", "-E", "let f = x: 1 + f x; in f 1"]));
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("stack overflow"), "{}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("stack overflow"),
+        "{}",
+        show(&out)
+    );
 }
 
 #[test]
 fn lazy_printing_and_auto_args() {
     let out = util::run_ok_str(kiln().args(["eval", "-E", "{ a = 1; b = 1 + 1; }"]));
     assert_eq!(out, "{ a = 1; b = <CODE>; }");
-    let out = util::run_ok_str(kiln().args(["eval", "--arg", "x", "2", "--argstr", "y", "s", "-E", "{ x, y }: [ x y ]", "--strict"]));
+    let out = util::run_ok_str(kiln().args([
+        "eval",
+        "--arg",
+        "x",
+        "2",
+        "--argstr",
+        "y",
+        "s",
+        "-E",
+        "{ x, y }: [ x y ]",
+        "--strict",
+    ]));
     assert_eq!(out, "[ 2 \"s\" ]");
     let out = util::run_ok_str(kiln().args(["eval", "--json", "-E", "{ a = [ 1 2.5 ]; }"]));
     assert_eq!(out, "{\"a\":[1,2.5]}");

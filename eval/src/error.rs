@@ -174,7 +174,10 @@ pub enum ErrorKind {
 impl ErrorKind {
     /// Whether `builtins.tryEval` catches this error.
     pub fn is_catchable(&self) -> bool {
-        matches!(self, ErrorKind::Throw { .. } | ErrorKind::Assert { .. } | ErrorKind::NotInSearchPath { .. })
+        matches!(
+            self,
+            ErrorKind::Throw { .. } | ErrorKind::Assert { .. } | ErrorKind::NotInSearchPath { .. }
+        )
     }
 }
 
@@ -205,7 +208,11 @@ const MAX_FRAMES: usize = 32;
 impl Error {
     /// Returns an error without a position.
     pub fn new(kind: ErrorKind) -> Error {
-        Error(Box::new(ErrorInner { kind, pos: Pos::NONE, trace: Vec::new() }))
+        Error(Box::new(ErrorInner {
+            kind,
+            pos: Pos::NONE,
+            trace: Vec::new(),
+        }))
     }
 
     /// Sets the position if none is known yet.
@@ -270,7 +277,13 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.0.kind)?;
         if let Some(loc) = syntax::locate(self.0.pos) {
-            write!(f, " at {}:{}:{}", origin_name(&loc.origin), loc.line, loc.column)?;
+            write!(
+                f,
+                " at {}:{}:{}",
+                origin_name(&loc.origin),
+                loc.line,
+                loc.column
+            )?;
         }
         Ok(())
     }
@@ -307,9 +320,14 @@ pub fn pos_string(pos: Pos) -> String {
 }
 
 fn render_location(out: &mut String, pos: Pos) {
-    let Some(src) = syntax::source(pos.file) else { return };
+    let Some(src) = syntax::source(pos.file) else {
+        return;
+    };
     let (line, col) = src.line_col(pos.offset);
-    out.push_str(&format!("\n       at {}:{line}:{col}:\n\n", origin_name(&src.origin)));
+    out.push_str(&format!(
+        "\n       at {}:{line}:{col}:\n\n",
+        origin_name(&src.origin)
+    ));
     let first = line.saturating_sub(1).max(1);
     for l in first..=line + 1 {
         if l > line && src.line_text(l).is_empty() {

@@ -8,8 +8,8 @@
 //! plugs in an implementation that computes store paths with `kiln-store`,
 //! and tests plug in [`MemoryIo`].
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::error::{Error, ErrorKind};
 
@@ -83,7 +83,15 @@ impl IoError {
                 path,
                 reason: "No such file or directory".to_owned(),
             }),
-            IoError::Failed { action, path, reason } => Error::new(ErrorKind::Io { action, path, reason }),
+            IoError::Failed {
+                action,
+                path,
+                reason,
+            } => Error::new(ErrorKind::Io {
+                action,
+                path,
+                reason,
+            }),
             IoError::Forbidden { path } => Error::new(ErrorKind::Forbidden { path }),
         }
     }
@@ -114,7 +122,12 @@ pub trait Io {
 
     /// Adds a text file with references and returns its store path
     /// (`toFile`).
-    fn add_text_to_store(&self, name: &str, text: &str, references: &BTreeSet<String>) -> Result<String, IoError>;
+    fn add_text_to_store(
+        &self,
+        name: &str,
+        text: &str,
+        references: &BTreeSet<String>,
+    ) -> Result<String, IoError>;
 
     /// Reads an environment variable (`getEnv`, `NIX_PATH`).
     fn get_env(&self, name: &str) -> Option<String>;
@@ -136,7 +149,12 @@ pub struct MemoryIo {
 
 impl Io for MemoryIo {
     fn read_file(&self, path: &str) -> Result<Vec<u8>, IoError> {
-        self.files.get(path).cloned().ok_or_else(|| IoError::NotFound { path: path.to_owned() })
+        self.files
+            .get(path)
+            .cloned()
+            .ok_or_else(|| IoError::NotFound {
+                path: path.to_owned(),
+            })
     }
 
     fn read_dir(&self, path: &str) -> Result<Vec<(String, FileType)>, IoError> {
@@ -158,15 +176,34 @@ impl Io for MemoryIo {
             return Ok(Some(FileType::Regular));
         }
         let prefix = format!("{}/", path.trim_end_matches('/'));
-        Ok(self.files.keys().any(|k| k.starts_with(&prefix)).then_some(FileType::Directory))
+        Ok(self
+            .files
+            .keys()
+            .any(|k| k.starts_with(&prefix))
+            .then_some(FileType::Directory))
     }
 
-    fn add_to_store(&self, _path: &str, name: &str, _m: IngestMethod, _i: &dyn Fn(&str) -> bool) -> Result<String, IoError> {
-        Ok(format!("/nix/store/00000000000000000000000000000000-{name}"))
+    fn add_to_store(
+        &self,
+        _path: &str,
+        name: &str,
+        _m: IngestMethod,
+        _i: &dyn Fn(&str) -> bool,
+    ) -> Result<String, IoError> {
+        Ok(format!(
+            "/nix/store/00000000000000000000000000000000-{name}"
+        ))
     }
 
-    fn add_text_to_store(&self, name: &str, _text: &str, _refs: &BTreeSet<String>) -> Result<String, IoError> {
-        Ok(format!("/nix/store/00000000000000000000000000000000-{name}"))
+    fn add_text_to_store(
+        &self,
+        name: &str,
+        _text: &str,
+        _refs: &BTreeSet<String>,
+    ) -> Result<String, IoError> {
+        Ok(format!(
+            "/nix/store/00000000000000000000000000000000-{name}"
+        ))
     }
 
     fn get_env(&self, name: &str) -> Option<String> {

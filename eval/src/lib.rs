@@ -67,7 +67,9 @@ pub struct Evaluator {
 impl Evaluator {
     /// Returns an evaluator using `io` for the outside world.
     pub fn new(io: Rc<dyn io::Io>, options: EvalOptions) -> Evaluator {
-        Evaluator { machine: Machine::new(io, options) }
+        Evaluator {
+            machine: Machine::new(io, options),
+        }
     }
 
     /// Returns the machine.
@@ -121,7 +123,10 @@ impl Evaluator {
             return self.auto_call(&inner, args);
         }
         let Value::Lambda(c) = &f else { return Ok(f) };
-        let lower::ir::Param::Pattern { formals, ellipsis, .. } = &c.lambda.param else {
+        let lower::ir::Param::Pattern {
+            formals, ellipsis, ..
+        } = &c.lambda.param
+        else {
             return Ok(f);
         };
         let arg = if *ellipsis {
@@ -156,14 +161,16 @@ impl Evaluator {
                 (Value::List(items), Ok(i)) => match items.get(i) {
                     Some(item) => self.machine.force(item)?,
                     None => {
-                        let message = format!("list index {i} in selection path '{path}' is out of range");
+                        let message =
+                            format!("list index {i} in selection path '{path}' is out of range");
                         return Err(Error::new(ErrorKind::Builtin { message }));
                     }
                 },
                 (Value::Attrs(attrs), _) => match attrs.get(component) {
                     Some(item) => self.machine.force(item)?,
                     None => {
-                        let message = format!("attribute '{component}' in selection path '{path}' not found");
+                        let message =
+                            format!("attribute '{component}' in selection path '{path}' not found");
                         return Err(Error::new(ErrorKind::Builtin { message }));
                     }
                 },
@@ -180,7 +187,12 @@ impl Evaluator {
     }
 
     /// Renders a value in the requested format.
-    pub fn render(&mut self, v: &Value, format: OutputFormat, strict: bool) -> Result<String, Error> {
+    pub fn render(
+        &mut self,
+        v: &Value,
+        format: OutputFormat,
+        strict: bool,
+    ) -> Result<String, Error> {
         match format {
             OutputFormat::Nix => print::print_value(&mut self.machine, v, strict),
             OutputFormat::Json => {

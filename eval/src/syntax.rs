@@ -60,7 +60,11 @@ pub fn add_source(origin: Origin, text: Rc<str>) -> u32 {
     }
     SOURCES.with(|s| {
         let mut s = s.borrow_mut();
-        s.push(Rc::new(Source { origin, text, line_starts }));
+        s.push(Rc::new(Source {
+            origin,
+            text,
+            line_starts,
+        }));
         u32::try_from(s.len()).unwrap_or(u32::MAX)
     })
 }
@@ -94,9 +98,19 @@ impl Source {
 
     /// Returns the text of a 1-based line, without its newline.
     pub fn line_text(&self, line: usize) -> &str {
-        let start = self.line_starts.get(line.wrapping_sub(1)).copied().unwrap_or(0) as usize;
-        let end = self.line_starts.get(line).map_or(self.text.len(), |&e| e as usize);
-        self.text.get(start..end).unwrap_or("").trim_end_matches(['\n', '\r'])
+        let start = self
+            .line_starts
+            .get(line.wrapping_sub(1))
+            .copied()
+            .unwrap_or(0) as usize;
+        let end = self
+            .line_starts
+            .get(line)
+            .map_or(self.text.len(), |&e| e as usize);
+        self.text
+            .get(start..end)
+            .unwrap_or("")
+            .trim_end_matches(['\n', '\r'])
     }
 }
 
@@ -104,13 +118,19 @@ impl Source {
 pub fn locate(pos: Pos) -> Option<Location> {
     let src = source(pos.file)?;
     let (line, column) = src.line_col(pos.offset);
-    Some(Location { origin: src.origin.clone(), line, column })
+    Some(Location {
+        origin: src.origin.clone(),
+        line,
+        column,
+    })
 }
 
 /// Parses a registered source with rnix, turning the first parse error into
 /// an [`Error`] at its position.
 pub fn parse(file: u32) -> Result<rnix::Root, Error> {
-    let src = source(file).ok_or(Error::new(ErrorKind::Internal { what: "unknown source" }))?;
+    let src = source(file).ok_or(Error::new(ErrorKind::Internal {
+        what: "unknown source",
+    }))?;
     // Nix ends a line at a lone CR (comments stop there); rnix does not.
     // Same length, so offsets stay valid.
     let text = normalise_lone_cr(&src.text);
@@ -126,15 +146,20 @@ fn parse_error(file: u32, err: &rnix::ParseError) -> Error {
     let (offset, message) = match err {
         P::Unexpected(r) => (u32::from(r.start()), "unexpected token".to_owned()),
         P::UnexpectedExtra(r) => (u32::from(r.start()), "unexpected extra token".to_owned()),
-        P::UnexpectedWanted(got, r, wanted) => {
-            (u32::from(r.start()), format!("unexpected {got:?}, wanted {wanted:?}"))
-        }
+        P::UnexpectedWanted(got, r, wanted) => (
+            u32::from(r.start()),
+            format!("unexpected {got:?}, wanted {wanted:?}"),
+        ),
         P::UnexpectedDoubleBind(r) => (u32::from(r.start()), "unexpected double bind".to_owned()),
         P::UnexpectedEOF => (source_len(file), "unexpected end of file".to_owned()),
-        P::UnexpectedEOFWanted(w) => (source_len(file), format!("unexpected end of file, wanted {w:?}")),
-        P::DuplicatedArgs(r, name) => {
-            (u32::from(r.start()), format!("duplicate formal function argument '{name}'"))
-        }
+        P::UnexpectedEOFWanted(w) => (
+            source_len(file),
+            format!("unexpected end of file, wanted {w:?}"),
+        ),
+        P::DuplicatedArgs(r, name) => (
+            u32::from(r.start()),
+            format!("duplicate formal function argument '{name}'"),
+        ),
         P::RecursionLimitExceeded => (0, "recursion limit exceeded".to_owned()),
         other => (0, format!("{other}")),
     };

@@ -26,7 +26,12 @@ pub struct EvalArgs {
     #[arg(long)]
     pub no_location: bool,
     /// Evaluate this expression instead of a file
-    #[arg(short = 'E', long = "expr", value_name = "EXPR", conflicts_with = "file")]
+    #[arg(
+        short = 'E',
+        long = "expr",
+        value_name = "EXPR",
+        conflicts_with = "file"
+    )]
     pub expr: Option<String>,
     /// The file to evaluate (default: ./default.nix)
     pub file: Option<String>,
@@ -58,7 +63,9 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
         Ok(output) => {
             let mut stdout = std::io::stdout().lock();
             // A closed pipe is not an error worth reporting.
-            let _ = stdout.write_all(output.as_bytes()).and_then(|()| stdout.flush());
+            let _ = stdout
+                .write_all(output.as_bytes())
+                .and_then(|()| stdout.flush());
             Ok(ExitCode::SUCCESS)
         }
         Err(rendered) => {
@@ -70,10 +77,18 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
 
 /// Builds the evaluation options from the arguments and the environment.
 pub fn options(include: &[String], pure: bool) -> EvalOptions {
-    let cwd = std::env::current_dir().map(|p| p.to_string_lossy().into_owned()).unwrap_or_else(|_| "/".to_owned());
-    let mut search_path: Vec<SearchPathEntry> = include.iter().map(|s| SearchPathEntry::parse(s)).collect();
+    let cwd = std::env::current_dir()
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_else(|_| "/".to_owned());
+    let mut search_path: Vec<SearchPathEntry> =
+        include.iter().map(|s| SearchPathEntry::parse(s)).collect();
     if !pure && let Ok(nix_path) = std::env::var("NIX_PATH") {
-        search_path.extend(nix_path.split(':').filter(|s| !s.is_empty()).map(SearchPathEntry::parse));
+        search_path.extend(
+            nix_path
+                .split(':')
+                .filter(|s| !s.is_empty())
+                .map(SearchPathEntry::parse),
+        );
     }
     let current_time = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -85,7 +100,10 @@ pub fn options(include: &[String], pure: bool) -> EvalOptions {
         search_path,
         home: std::env::var("HOME").unwrap_or_else(|_| "/homeless-shelter".to_owned()),
         cwd,
-        max_depth: std::env::var("KILN_MAX_DEPTH").ok().and_then(|d| d.parse().ok()).unwrap_or(EvalOptions::default().max_depth),
+        max_depth: std::env::var("KILN_MAX_DEPTH")
+            .ok()
+            .and_then(|d| d.parse().ok())
+            .unwrap_or(EvalOptions::default().max_depth),
         current_time: if pure { 0 } else { current_time },
     }
 }
@@ -122,15 +140,25 @@ fn evaluate(args: &EvalArgs) -> Result<String, String> {
     let format = if args.json {
         OutputFormat::Json
     } else if args.xml {
-        OutputFormat::Xml { location: !args.no_location }
+        OutputFormat::Xml {
+            location: !args.no_location,
+        }
     } else {
         OutputFormat::Nix
     };
-    let paths = if args.attr.is_empty() { vec![String::new()] } else { args.attr.clone() };
+    let paths = if args.attr.is_empty() {
+        vec![String::new()]
+    } else {
+        args.attr.clone()
+    };
     let mut out = String::new();
     for path in paths {
         let v = ev.select_path(&root, &path, &auto_attrs).map_err(render)?;
-        let v = if auto.is_empty() { v } else { ev.auto_call(&v, &auto_attrs).map_err(render)? };
+        let v = if auto.is_empty() {
+            v
+        } else {
+            ev.auto_call(&v, &auto_attrs).map_err(render)?
+        };
         out.push_str(&ev.render(&v, format, args.strict).map_err(render)?);
         if format == OutputFormat::Nix {
             out.push('\n');

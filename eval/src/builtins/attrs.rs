@@ -28,7 +28,12 @@ pub(crate) const PRIMOPS: &[Entry] = &[
 fn attr_names(m: &mut Machine, args: &[Value]) -> R {
     let [s] = args else { return Err(arity()) };
     let attrs = m.force_attrs(s, Pos::NONE)?;
-    Ok(Value::list(attrs.iter().map(|a| Value::string(a.name.as_str())).collect()))
+    Ok(Value::list(
+        attrs
+            .iter()
+            .map(|a| Value::string(a.name.as_str()))
+            .collect(),
+    ))
 }
 
 fn attr_values(m: &mut Machine, args: &[Value]) -> R {
@@ -55,7 +60,9 @@ fn has_attr(m: &mut Machine, args: &[Value]) -> R {
 }
 
 fn remove_attrs(m: &mut Machine, args: &[Value]) -> R {
-    let [s, names] = args else { return Err(arity()) };
+    let [s, names] = args else {
+        return Err(arity());
+    };
     let attrs = m.force_attrs(s, Pos::NONE)?;
     let names = m.force_list(names, Pos::NONE)?;
     let mut syms = Vec::with_capacity(names.len());
@@ -78,10 +85,22 @@ fn list_to_attrs(m: &mut Machine, args: &[Value]) -> R {
     let mut entries: Vec<Attr> = Vec::with_capacity(items.len());
     for item in items.iter() {
         let item = m.force_attrs(item, Pos::NONE)?;
-        let name = item.get("name").cloned().ok_or_else(|| Error::new(ErrorKind::MissingAttr { name: "name".to_owned() }))?;
+        let name = item.get("name").cloned().ok_or_else(|| {
+            Error::new(ErrorKind::MissingAttr {
+                name: "name".to_owned(),
+            })
+        })?;
         let name = m.force_string_no_context(&name, Pos::NONE)?;
-        let value = item.get_attr("value").ok_or_else(|| Error::new(ErrorKind::MissingAttr { name: "value".to_owned() }))?;
-        entries.push(Attr { name: Sym::new(&name), value: value.value.clone(), pos: value.pos });
+        let value = item.get_attr("value").ok_or_else(|| {
+            Error::new(ErrorKind::MissingAttr {
+                name: "value".to_owned(),
+            })
+        })?;
+        entries.push(Attr {
+            name: Sym::new(&name),
+            value: value.value.clone(),
+            pos: value.pos,
+        });
     }
     // `from_unsorted` keeps the first of duplicate names, as Nix does.
     Ok(Value::attrs(Attrs::from_unsorted(entries)))
@@ -94,7 +113,10 @@ fn map_attrs(m: &mut Machine, args: &[Value]) -> R {
         .iter()
         .map(|a| Attr {
             name: a.name.clone(),
-            value: Value::apply_lazy(f.clone(), vec![Value::string(a.name.as_str()), a.value.clone()]),
+            value: Value::apply_lazy(
+                f.clone(),
+                vec![Value::string(a.name.as_str()), a.value.clone()],
+            ),
             pos: a.pos,
         })
         .collect();
@@ -134,7 +156,10 @@ fn zip_attrs_with(m: &mut Machine, args: &[Value]) -> R {
     }
     let pairs = order.into_iter().map(|name| {
         let values = groups.remove(&name).unwrap_or_default();
-        let v = Value::apply_lazy(f.clone(), vec![Value::string(name.as_str()), Value::list(values)]);
+        let v = Value::apply_lazy(
+            f.clone(),
+            vec![Value::string(name.as_str()), Value::list(values)],
+        );
         (name, v)
     });
     Ok(Value::attrs(Attrs::from_pairs(pairs)))
@@ -148,7 +173,11 @@ fn function_args(m: &mut Machine, args: &[Value]) -> R {
             Param::Pattern { formals, .. } => {
                 let entries = formals
                     .iter()
-                    .map(|fm| Attr { name: fm.name.clone(), value: Value::Bool(fm.default.is_some()), pos: fm.pos })
+                    .map(|fm| Attr {
+                        name: fm.name.clone(),
+                        value: Value::Bool(fm.default.is_some()),
+                        pos: fm.pos,
+                    })
                     .collect();
                 Ok(Value::attrs(Attrs::from_unsorted(entries)))
             }
@@ -174,14 +203,24 @@ fn unsafe_get_attr_pos(m: &mut Machine, args: &[Value]) -> R {
 fn generic_closure(m: &mut Machine, args: &[Value]) -> R {
     let [arg] = args else { return Err(arity()) };
     let arg = m.force_attrs(arg, Pos::NONE)?;
-    let start = arg.get("startSet").cloned().ok_or_else(|| fail("attribute 'startSet' required"))?;
-    let op = arg.get("operator").cloned().ok_or_else(|| fail("attribute 'operator' required"))?;
-    let mut queue: std::collections::VecDeque<Value> = m.force_list(&start, Pos::NONE)?.iter().cloned().collect();
+    let start = arg
+        .get("startSet")
+        .cloned()
+        .ok_or_else(|| fail("attribute 'startSet' required"))?;
+    let op = arg
+        .get("operator")
+        .cloned()
+        .ok_or_else(|| fail("attribute 'operator' required"))?;
+    let mut queue: std::collections::VecDeque<Value> =
+        m.force_list(&start, Pos::NONE)?.iter().cloned().collect();
     let mut keys: Vec<Value> = Vec::new();
     let mut out = Vec::new();
     while let Some(item) = queue.pop_front() {
         let attrs = m.force_attrs(&item, Pos::NONE)?;
-        let key = attrs.get("key").cloned().ok_or_else(|| fail("attribute 'key' required"))?;
+        let key = attrs
+            .get("key")
+            .cloned()
+            .ok_or_else(|| fail("attribute 'key' required"))?;
         let key = m.force(&key)?;
         if !insert_key(m, &mut keys, key)? {
             continue;

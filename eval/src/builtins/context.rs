@@ -14,7 +14,11 @@ pub(crate) const PRIMOPS: &[Entry] = &[
     ("hasContext", 1, has_context),
     ("appendContext", 2, append_context),
     ("unsafeDiscardStringContext", 1, discard_context),
-    ("unsafeDiscardOutputDependency", 1, discard_output_dependency),
+    (
+        "unsafeDiscardOutputDependency",
+        1,
+        discard_output_dependency,
+    ),
 ];
 
 /// One store path's entry in a decoded context.
@@ -32,7 +36,10 @@ fn decode(ctx: &Context) -> BTreeMap<String, PathInfo> {
             map.entry(drv.to_owned()).or_default().all_outputs = true;
         } else if let Some(rest) = elem.strip_prefix('!') {
             if let Some((output, drv)) = rest.split_once('!') {
-                map.entry(drv.to_owned()).or_default().outputs.push(output.to_owned());
+                map.entry(drv.to_owned())
+                    .or_default()
+                    .outputs
+                    .push(output.to_owned());
             }
         } else {
             map.entry(elem.clone()).or_default().path = true;
@@ -56,7 +63,10 @@ fn get_context(m: &mut Machine, args: &[Value]) -> R {
         if !info.outputs.is_empty() {
             let mut outs = info.outputs;
             outs.sort();
-            fields.push((Sym::new("outputs"), Value::list(outs.into_iter().map(Value::string).collect())));
+            fields.push((
+                Sym::new("outputs"),
+                Value::list(outs.into_iter().map(Value::string).collect()),
+            ));
         }
         (Sym::new(&path), Value::attrs(Attrs::from_pairs(fields)))
     });
@@ -71,18 +81,33 @@ fn has_context(m: &mut Machine, args: &[Value]) -> R {
 
 fn discard_context(m: &mut Machine, args: &[Value]) -> R {
     let [s] = args else { return Err(arity()) };
-    let s = m.coerce_to_string(s, crate::machine::CoerceMode::Interpolate { copy: true }, Pos::NONE)?;
+    let s = m.coerce_to_string(
+        s,
+        crate::machine::CoerceMode::Interpolate { copy: true },
+        Pos::NONE,
+    )?;
     Ok(Value::string(s.as_str()))
 }
 
 fn discard_output_dependency(m: &mut Machine, args: &[Value]) -> R {
     let [s] = args else { return Err(arity()) };
-    let s = m.coerce_to_string(s, crate::machine::CoerceMode::Interpolate { copy: true }, Pos::NONE)?;
+    let s = m.coerce_to_string(
+        s,
+        crate::machine::CoerceMode::Interpolate { copy: true },
+        Pos::NONE,
+    )?;
     let ctx: Context = s
         .context()
-        .map(|c| c.iter().map(|e| e.strip_prefix('=').unwrap_or(e).to_owned()).collect())
+        .map(|c| {
+            c.iter()
+                .map(|e| e.strip_prefix('=').unwrap_or(e).to_owned())
+                .collect()
+        })
         .unwrap_or_default();
-    Ok(Value::from_nix_string(NixString::with_context(s.as_str(), ctx)))
+    Ok(Value::from_nix_string(NixString::with_context(
+        s.as_str(),
+        ctx,
+    )))
 }
 
 fn append_context(m: &mut Machine, args: &[Value]) -> R {
@@ -105,7 +130,9 @@ fn append_context(m: &mut Machine, args: &[Value]) -> R {
         if let Some(all) = info.get("allOutputs") {
             if m.expect_bool(all, Pos::NONE)? {
                 if !path.ends_with(".drv") {
-                    return Err(fail(format!("tried to add all-outputs context of {path}, which is not a derivation, to a string")));
+                    return Err(fail(format!(
+                        "tried to add all-outputs context of {path}, which is not a derivation, to a string"
+                    )));
                 }
                 ctx.insert(format!("={path}"));
             }
@@ -118,5 +145,8 @@ fn append_context(m: &mut Machine, args: &[Value]) -> R {
             }
         }
     }
-    Ok(Value::from_nix_string(NixString::with_context(s.as_str(), ctx)))
+    Ok(Value::from_nix_string(NixString::with_context(
+        s.as_str(),
+        ctx,
+    )))
 }

@@ -44,13 +44,15 @@ fn try_eval(m: &mut Machine, args: &[Value]) -> R {
 
 fn throw(m: &mut Machine, args: &[Value]) -> R {
     let [msg] = args else { return Err(arity()) };
-    let message = m.coerce_to_plain_string(msg, CoerceMode::Interpolate { copy: true }, Pos::NONE)?;
+    let message =
+        m.coerce_to_plain_string(msg, CoerceMode::Interpolate { copy: true }, Pos::NONE)?;
     Err(Error::new(ErrorKind::Throw { message }))
 }
 
 fn abort(m: &mut Machine, args: &[Value]) -> R {
     let [msg] = args else { return Err(arity()) };
-    let message = m.coerce_to_plain_string(msg, CoerceMode::Interpolate { copy: true }, Pos::NONE)?;
+    let message =
+        m.coerce_to_plain_string(msg, CoerceMode::Interpolate { copy: true }, Pos::NONE)?;
     Err(Error::new(ErrorKind::Abort { message }))
 }
 

@@ -47,11 +47,18 @@ in (builtins.head outputSets).value
 
 /// Compiles the `derivation` wrapper in the base scope.
 pub(crate) fn compile(machine: &mut Machine) -> Result<Rc<Expr>> {
-    machine.compile(DERIVATION_NIX, Origin::File("<nix/derivation-internal.nix>".to_owned()), "/", None)
+    machine.compile(
+        DERIVATION_NIX,
+        Origin::File("<nix/derivation-internal.nix>".to_owned()),
+        "/",
+        None,
+    )
 }
 
 fn derivation_strict(_m: &mut Machine, _args: &[Value]) -> R {
-    Err(Error::new(ErrorKind::NotImplemented { what: "derivationStrict (building derivations)" }))
+    Err(Error::new(ErrorKind::NotImplemented {
+        what: "derivationStrict (building derivations)",
+    }))
 }
 
 /// The kinds of element a string context holds.
@@ -77,7 +84,10 @@ impl ContextElem {
             return ContextElem::AllOutputs(drv.to_owned());
         }
         if let Some((output, drv)) = elem.strip_prefix('!').and_then(|r| r.split_once('!')) {
-            return ContextElem::Output { output: output.to_owned(), drv: drv.to_owned() };
+            return ContextElem::Output {
+                output: output.to_owned(),
+                drv: drv.to_owned(),
+            };
         }
         ContextElem::Opaque(elem.to_owned())
     }

@@ -21,7 +21,9 @@ fn hash_string(m: &mut Machine, args: &[Value]) -> R {
     let [a, s] = args else { return Err(arity()) };
     let algo = algo(m, a)?;
     let s = m.force_string(s, Pos::NONE)?;
-    Ok(Value::string(Hash::digest(algo, s.as_str().as_bytes()).encode(Encoding::Base16)))
+    Ok(Value::string(
+        Hash::digest(algo, s.as_str().as_bytes()).encode(Encoding::Base16),
+    ))
 }
 
 fn hash_file(m: &mut Machine, args: &[Value]) -> R {
@@ -29,7 +31,9 @@ fn hash_file(m: &mut Machine, args: &[Value]) -> R {
     let algo = algo(m, a)?;
     let (path, _) = m.coerce_to_path(p, Pos::NONE)?;
     let bytes = m.io.read_file(&path).map_err(|e| e.into_error())?;
-    Ok(Value::string(Hash::digest(algo, &bytes).encode(Encoding::Base16)))
+    Ok(Value::string(
+        Hash::digest(algo, &bytes).encode(Encoding::Base16),
+    ))
 }
 
 /// Nix's `hashPlaceholder`: `/` + nixbase32(sha256("nix-output:<name>")).

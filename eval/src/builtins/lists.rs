@@ -34,7 +34,12 @@ fn list(m: &mut Machine, v: &Value) -> Result<Rc<Vec<Value>>> {
 fn map(m: &mut Machine, args: &[Value]) -> R {
     let [f, l] = args else { return Err(arity()) };
     let items = list(m, l)?;
-    Ok(Value::list(items.iter().map(|x| Value::apply_lazy(f.clone(), vec![x.clone()])).collect()))
+    Ok(Value::list(
+        items
+            .iter()
+            .map(|x| Value::apply_lazy(f.clone(), vec![x.clone()]))
+            .collect(),
+    ))
 }
 
 fn call_bool(m: &mut Machine, f: &Value, x: &Value) -> Result<bool> {
@@ -59,7 +64,9 @@ fn filter(m: &mut Machine, args: &[Value]) -> R {
 }
 
 fn foldl(m: &mut Machine, args: &[Value]) -> R {
-    let [f, init, l] = args else { return Err(arity()) };
+    let [f, init, l] = args else {
+        return Err(arity());
+    };
     let items = list(m, l)?;
     if items.is_empty() {
         return m.force(init);
@@ -79,7 +86,11 @@ fn gen_list(m: &mut Machine, args: &[Value]) -> R {
         return Err(fail(format!("cannot create list of size {n}")));
     }
     let f = m.force_function(f, Pos::NONE)?;
-    Ok(Value::list((0..n).map(|i| Value::apply_lazy(f.clone(), vec![Value::Int(i)])).collect()))
+    Ok(Value::list(
+        (0..n)
+            .map(|i| Value::apply_lazy(f.clone(), vec![Value::Int(i)]))
+            .collect(),
+    ))
 }
 
 fn elem_at(m: &mut Machine, args: &[Value]) -> R {
@@ -247,7 +258,9 @@ fn group_by(m: &mut Machine, args: &[Value]) -> R {
             }
         }
     }
-    Ok(Value::attrs(Attrs::from_pairs(groups.into_iter().map(|(k, v)| (k, Value::list(v))))))
+    Ok(Value::attrs(Attrs::from_pairs(
+        groups.into_iter().map(|(k, v)| (k, Value::list(v))),
+    )))
 }
 
 fn any(m: &mut Machine, args: &[Value]) -> R {

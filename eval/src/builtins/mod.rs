@@ -29,9 +29,28 @@ use crate::value::{Attr, Attrs, EnvFrame, PrimFn, PrimOp, Sym, Thunk, ThunkState
 
 /// Names bound without the `__` prefix in the base scope.
 const GLOBAL: &[&str] = &[
-    "abort", "baseNameOf", "derivation", "derivationStrict", "dirOf", "fetchGit", "fetchMercurial",
-    "fetchTarball", "fetchTree", "fromTOML", "import", "isNull", "map", "placeholder", "removeAttrs",
-    "scopedImport", "throw", "toString", "true", "false", "null", "builtins",
+    "abort",
+    "baseNameOf",
+    "derivation",
+    "derivationStrict",
+    "dirOf",
+    "fetchGit",
+    "fetchMercurial",
+    "fetchTarball",
+    "fetchTree",
+    "fromTOML",
+    "import",
+    "isNull",
+    "map",
+    "placeholder",
+    "removeAttrs",
+    "scopedImport",
+    "throw",
+    "toString",
+    "true",
+    "false",
+    "null",
+    "builtins",
 ];
 
 /// A primop's table entry: name, arity, implementation.
@@ -77,7 +96,13 @@ pub fn install(machine: &mut Machine) {
     ]);
     let scope_names: Vec<Sym> = named
         .iter()
-        .map(|(n, _)| if GLOBAL.contains(n) { Sym::new(n) } else { Sym::new(&format!("__{n}")) })
+        .map(|(n, _)| {
+            if GLOBAL.contains(n) {
+                Sym::new(n)
+            } else {
+                Sym::new(&format!("__{n}"))
+            }
+        })
         .collect();
     let values: Vec<Value> = named.iter().map(|(_, v)| v.clone()).collect();
     let frame = EnvFrame::new(values, None);
@@ -94,7 +119,11 @@ pub fn install(machine: &mut Machine) {
         .enumerate()
         .map(|(i, (n, _))| Attr {
             name: Sym::new(n),
-            value: if *n == "builtins" { Value::Thunk(itself.clone()) } else { frame.get(i).unwrap_or(Value::Null) },
+            value: if *n == "builtins" {
+                Value::Thunk(itself.clone())
+            } else {
+                frame.get(i).unwrap_or(Value::Null)
+            },
             pos: crate::syntax::Pos::NONE,
         })
         .collect();
@@ -108,12 +137,16 @@ pub fn install(machine: &mut Machine) {
 /// The error for a primop called with the wrong number of arguments (an
 /// invariant of the machine, never reached from user input).
 pub(crate) fn arity() -> Error {
-    Error::new(ErrorKind::Internal { what: "primop arity" })
+    Error::new(ErrorKind::Internal {
+        what: "primop arity",
+    })
 }
 
 /// An error with a message in Nix's words.
 pub(crate) fn fail(message: impl Into<String>) -> Error {
-    Error::new(ErrorKind::Builtin { message: message.into() })
+    Error::new(ErrorKind::Builtin {
+        message: message.into(),
+    })
 }
 
 /// Shorthand result type for primops.

@@ -40,7 +40,9 @@ fn import(m: &mut Machine, args: &[Value]) -> R {
 }
 
 fn scoped_import(m: &mut Machine, args: &[Value]) -> R {
-    let [scope, p] = args else { return Err(arity()) };
+    let [scope, p] = args else {
+        return Err(arity());
+    };
     let scope = m.force_attrs(scope, Pos::NONE)?;
     let (path, _) = m.coerce_to_path(p, Pos::NONE)?;
     m.scoped_import(&scope, &path, Pos::NONE)
@@ -57,7 +59,9 @@ fn read_dir(m: &mut Machine, args: &[Value]) -> R {
     let [p] = args else { return Err(arity()) };
     let (path, _) = m.coerce_to_path(p, Pos::NONE)?;
     let entries = m.io.read_dir(&path).map_err(|e| e.into_error())?;
-    let pairs = entries.into_iter().map(|(name, ty)| (Sym::new(&name), Value::string(ty.nix_name())));
+    let pairs = entries
+        .into_iter()
+        .map(|(name, ty)| (Sym::new(&name), Value::string(ty.nix_name())));
     Ok(Value::attrs(Attrs::from_pairs(pairs)))
 }
 
@@ -94,7 +98,13 @@ fn run_filter(m: &mut Machine, filter: &Value, root: &str) -> Result<HashSet<Str
     Ok(excluded)
 }
 
-fn add_filtered(m: &mut Machine, path: &str, name: &str, method: IngestMethod, filter: Option<&Value>) -> R {
+fn add_filtered(
+    m: &mut Machine,
+    path: &str,
+    name: &str,
+    method: IngestMethod,
+    filter: Option<&Value>,
+) -> R {
     let excluded = match filter {
         Some(f) => run_filter(m, f, path)?,
         None => HashSet::new(),
@@ -111,7 +121,9 @@ fn add_filtered(m: &mut Machine, path: &str, name: &str, method: IngestMethod, f
 fn path(m: &mut Machine, args: &[Value]) -> R {
     let [a] = args else { return Err(arity()) };
     let attrs = m.force_attrs(a, Pos::NONE)?;
-    let p = attrs.get("path").cloned().ok_or_else(|| fail("missing required 'path' attribute in the first argument to builtins.path"))?;
+    let p = attrs.get("path").cloned().ok_or_else(|| {
+        fail("missing required 'path' attribute in the first argument to builtins.path")
+    })?;
     let (path, _) = m.coerce_to_path(&p, Pos::NONE)?;
     let name = match attrs.get("name") {
         Some(n) => m.force_string_no_context(n, Pos::NONE)?,
@@ -125,7 +137,11 @@ fn path(m: &mut Machine, args: &[Value]) -> R {
         Some(f) => Some(m.force_function(f, Pos::NONE)?),
         None => None,
     };
-    let method = if recursive { IngestMethod::Recursive } else { IngestMethod::Flat };
+    let method = if recursive {
+        IngestMethod::Recursive
+    } else {
+        IngestMethod::Flat
+    };
     add_filtered(m, &path, &name, method, filter.as_ref())
 }
 
@@ -153,11 +169,16 @@ fn store_path(m: &mut Machine, args: &[Value]) -> R {
 fn to_path(m: &mut Machine, args: &[Value]) -> R {
     let [p] = args else { return Err(arity()) };
     let (path, ctx) = m.coerce_to_path(p, Pos::NONE)?;
-    Ok(Value::from_nix_string(NixString::with_context(crate::lower::canon_path(&path), ctx)))
+    Ok(Value::from_nix_string(NixString::with_context(
+        crate::lower::canon_path(&path),
+        ctx,
+    )))
 }
 
 fn find_file(m: &mut Machine, args: &[Value]) -> R {
-    let [list, name] = args else { return Err(arity()) };
+    let [list, name] = args else {
+        return Err(arity());
+    };
     let items = m.force_list(list, Pos::NONE)?;
     let mut entries = Vec::with_capacity(items.len());
     for item in items.iter() {
@@ -166,8 +187,13 @@ fn find_file(m: &mut Machine, args: &[Value]) -> R {
             Some(p) => m.force_string_no_context(p, Pos::NONE)?,
             None => String::new(),
         };
-        let path = attrs.get("path").cloned().ok_or_else(|| Error::new(ErrorKind::MissingAttr { name: "path".to_owned() }))?;
-        let path = m.coerce_to_plain_string(&path, CoerceMode::Interpolate { copy: false }, Pos::NONE)?;
+        let path = attrs.get("path").cloned().ok_or_else(|| {
+            Error::new(ErrorKind::MissingAttr {
+                name: "path".to_owned(),
+            })
+        })?;
+        let path =
+            m.coerce_to_plain_string(&path, CoerceMode::Interpolate { copy: false }, Pos::NONE)?;
         entries.push((prefix, path));
     }
     let name = m.force_string_no_context(name, Pos::NONE)?;
@@ -204,7 +230,9 @@ fn to_file(m: &mut Machine, args: &[Value]) -> R {
             refs.insert(elem.clone());
         }
     }
-    let sp = m.io.add_text_to_store(&name, contents.as_str(), &refs).map_err(|e| e.into_error())?;
+    let sp =
+        m.io.add_text_to_store(&name, contents.as_str(), &refs)
+            .map_err(|e| e.into_error())?;
     let mut ctx = Context::new();
     ctx.insert(sp.clone());
     Ok(Value::from_nix_string(NixString::with_context(sp, ctx)))

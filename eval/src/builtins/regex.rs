@@ -65,7 +65,9 @@ fn translate_bracket(chars: &[char], start: usize, out: &mut String) -> usize {
             }
             '[' if matches!(chars.get(i + 1), Some(':' | '.' | '=')) => {
                 // A character class like [:alpha:]: copy through to its end.
-                let close = chars.get(i + 2..).and_then(|rest| rest.iter().position(|&x| x == ']'));
+                let close = chars
+                    .get(i + 2..)
+                    .and_then(|rest| rest.iter().position(|&x| x == ']'));
                 match close {
                     Some(off) => {
                         for ch in chars.get(i..i + 3 + off).unwrap_or(&[]) {
@@ -103,8 +105,13 @@ fn compile(re: &str, anchored: bool) -> Result<Rc<regex::Regex>> {
         return Ok(r);
     }
     let translated = translate(re);
-    let pattern = if anchored { format!("^(?:{translated})$") } else { translated };
-    let compiled = regex::Regex::new(&pattern).map_err(|_| fail(format!("invalid regular expression '{re}'")))?;
+    let pattern = if anchored {
+        format!("^(?:{translated})$")
+    } else {
+        translated
+    };
+    let compiled = regex::Regex::new(&pattern)
+        .map_err(|_| fail(format!("invalid regular expression '{re}'")))?;
     let rc = Rc::new(compiled);
     CACHE.with(|c| c.borrow_mut().insert(key, rc.clone()));
     Ok(rc)
@@ -144,10 +151,16 @@ fn regex_split(m: &mut Machine, args: &[Value]) -> R {
     let mut last = 0;
     for caps in compiled.captures_iter(text) {
         let Some(whole) = caps.get(0) else { continue };
-        out.push(Value::from_nix_string(NixString::with_context(text.get(last..whole.start()).unwrap_or(""), ctx.clone())));
+        out.push(Value::from_nix_string(NixString::with_context(
+            text.get(last..whole.start()).unwrap_or(""),
+            ctx.clone(),
+        )));
         out.push(captures_list(&caps));
         last = whole.end();
     }
-    out.push(Value::from_nix_string(NixString::with_context(text.get(last..).unwrap_or(""), ctx)));
+    out.push(Value::from_nix_string(NixString::with_context(
+        text.get(last..).unwrap_or(""),
+        ctx,
+    )));
     Ok(Value::list(out))
 }

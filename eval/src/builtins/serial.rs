@@ -29,7 +29,10 @@ fn from_json(m: &mut Machine, args: &[Value]) -> R {
 fn to_xml(m: &mut Machine, args: &[Value]) -> R {
     let [v] = args else { return Err(arity()) };
     let mut ctx = Context::new();
-    let options = xml::XmlOptions { strict: true, location: false };
+    let options = xml::XmlOptions {
+        strict: true,
+        location: false,
+    };
     let text = xml::to_xml(m, v, options, &mut ctx)?;
     Ok(Value::from_nix_string(NixString::with_context(text, ctx)))
 }
@@ -37,7 +40,9 @@ fn to_xml(m: &mut Machine, args: &[Value]) -> R {
 fn from_toml(m: &mut Machine, args: &[Value]) -> R {
     let [v] = args else { return Err(arity()) };
     let s = m.force_string(v, Pos::NONE)?;
-    let table: toml::Table = s.as_str().parse().map_err(|e: toml::de::Error| fail(format!("while parsing a TOML string: {}", e.message())))?;
+    let table: toml::Table = s.as_str().parse().map_err(|e: toml::de::Error| {
+        fail(format!("while parsing a TOML string: {}", e.message()))
+    })?;
     convert(toml::Value::Table(table))
 }
 
@@ -48,9 +53,13 @@ fn convert(v: toml::Value) -> R {
         toml::Value::Float(f) => Value::Float(f),
         toml::Value::Boolean(b) => Value::Bool(b),
         toml::Value::Datetime(d) => {
-            return Err(fail(format!("while parsing a TOML string: unsupported type: date-time `{d}`")));
+            return Err(fail(format!(
+                "while parsing a TOML string: unsupported type: date-time `{d}`"
+            )));
         }
-        toml::Value::Array(items) => Value::list(items.into_iter().map(convert).collect::<Result<_, _>>()?),
+        toml::Value::Array(items) => {
+            Value::list(items.into_iter().map(convert).collect::<Result<_, _>>()?)
+        }
         toml::Value::Table(t) => {
             let mut pairs = Vec::with_capacity(t.len());
             for (k, v) in t {

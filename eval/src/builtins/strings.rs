@@ -33,7 +33,9 @@ pub(crate) fn byte_slice(s: &str, start: usize, end: usize) -> String {
 }
 
 fn substring(m: &mut Machine, args: &[Value]) -> R {
-    let [start, len, s] = args else { return Err(arity()) };
+    let [start, len, s] = args else {
+        return Err(arity());
+    };
     // Nix 2.8 reads both as C `int`.
     let start = m.force_int(start, Pos::NONE)? as i32;
     let len = m.force_int(len, Pos::NONE)? as i32;
@@ -50,7 +52,10 @@ fn substring(m: &mut Machine, args: &[Value]) -> R {
     } else {
         byte_slice(text, start, start.saturating_add(len as usize))
     };
-    Ok(Value::from_nix_string(NixString::with_context(out, s.context().cloned().unwrap_or_default())))
+    Ok(Value::from_nix_string(NixString::with_context(
+        out,
+        s.context().cloned().unwrap_or_default(),
+    )))
 }
 
 fn string_length(m: &mut Machine, args: &[Value]) -> R {
@@ -60,11 +65,15 @@ fn string_length(m: &mut Machine, args: &[Value]) -> R {
 }
 
 fn replace_strings(m: &mut Machine, args: &[Value]) -> R {
-    let [from, to, s] = args else { return Err(arity()) };
+    let [from, to, s] = args else {
+        return Err(arity());
+    };
     let from = m.force_list(from, Pos::NONE)?;
     let to = m.force_list(to, Pos::NONE)?;
     if from.len() != to.len() {
-        return Err(fail("'from' and 'to' arguments to 'replaceStrings' have different lengths"));
+        return Err(fail(
+            "'from' and 'to' arguments to 'replaceStrings' have different lengths",
+        ));
     }
     let mut froms = Vec::with_capacity(from.len());
     for f in from.iter() {
@@ -81,7 +90,10 @@ fn replace_strings(m: &mut Machine, args: &[Value]) -> R {
     let mut out: Vec<u8> = Vec::with_capacity(text.len());
     let mut p = 0;
     while p <= text.len() {
-        let hit = froms.iter().zip(tos.iter()).find(|(f, _)| text.get(p..).is_some_and(|rest| rest.starts_with(f.as_str().as_bytes())));
+        let hit = froms.iter().zip(tos.iter()).find(|(f, _)| {
+            text.get(p..)
+                .is_some_and(|rest| rest.starts_with(f.as_str().as_bytes()))
+        });
         match hit {
             Some((f, t)) => {
                 out.extend_from_slice(t.as_str().as_bytes());
@@ -103,7 +115,8 @@ fn replace_strings(m: &mut Machine, args: &[Value]) -> R {
             }
         }
     }
-    let out = String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+    let out = String::from_utf8(out)
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
     Ok(Value::from_nix_string(NixString::with_context(out, ctx)))
 }
 
@@ -124,7 +137,11 @@ fn concat_strings_sep(m: &mut Machine, args: &[Value]) -> R {
 
 fn to_string(m: &mut Machine, args: &[Value]) -> R {
     let [v] = args else { return Err(arity()) };
-    Ok(Value::String(m.coerce_to_string(v, CoerceMode::ToString, Pos::NONE)?))
+    Ok(Value::String(m.coerce_to_string(
+        v,
+        CoerceMode::ToString,
+        Pos::NONE,
+    )?))
 }
 
 /// Nix's `baseNameOf` on text: the last component, ignoring one trailing
@@ -146,7 +163,10 @@ fn base_name_of(m: &mut Machine, args: &[Value]) -> R {
     let [v] = args else { return Err(arity()) };
     let s = m.coerce_to_string(v, NO_COPY, Pos::NONE)?;
     let out = base_name(s.as_str()).to_owned();
-    Ok(Value::from_nix_string(NixString::with_context(out, s.context().cloned().unwrap_or_default())))
+    Ok(Value::from_nix_string(NixString::with_context(
+        out,
+        s.context().cloned().unwrap_or_default(),
+    )))
 }
 
 fn dir_of(m: &mut Machine, args: &[Value]) -> R {
@@ -163,5 +183,8 @@ fn dir_of(m: &mut Machine, args: &[Value]) -> R {
     if is_path {
         return Ok(Value::Path(Rc::from(dir)));
     }
-    Ok(Value::from_nix_string(NixString::with_context(dir, s.context().cloned().unwrap_or_default())))
+    Ok(Value::from_nix_string(NixString::with_context(
+        dir,
+        s.context().cloned().unwrap_or_default(),
+    )))
 }

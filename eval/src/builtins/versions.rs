@@ -29,7 +29,10 @@ fn next_component<'a>(s: &'a str, p: &mut usize) -> &'a str {
             }
         }
         Some(_) => {
-            while b.get(*p).is_some_and(|&c| !c.is_ascii_digit() && c != b'.' && c != b'-') {
+            while b
+                .get(*p)
+                .is_some_and(|&c| !c.is_ascii_digit() && c != b'.' && c != b'-')
+            {
                 *p += 1;
             }
         }
@@ -75,7 +78,11 @@ pub fn compare(v1: &str, v2: &str) -> Ordering {
 
 fn split_version(m: &mut Machine, args: &[Value]) -> R {
     let [v] = args else { return Err(arity()) };
-    let s = m.coerce_to_plain_string(v, crate::machine::CoerceMode::Interpolate { copy: true }, Pos::NONE)?;
+    let s = m.coerce_to_plain_string(
+        v,
+        crate::machine::CoerceMode::Interpolate { copy: true },
+        Pos::NONE,
+    )?;
     let mut p = 0;
     let mut out = Vec::new();
     while p < s.len() {
@@ -112,7 +119,11 @@ pub fn split_drv_name(s: &str) -> (&str, &str) {
 
 fn parse_drv_name(m: &mut Machine, args: &[Value]) -> R {
     let [v] = args else { return Err(arity()) };
-    let s = m.coerce_to_plain_string(v, crate::machine::CoerceMode::Interpolate { copy: true }, Pos::NONE)?;
+    let s = m.coerce_to_plain_string(
+        v,
+        crate::machine::CoerceMode::Interpolate { copy: true },
+        Pos::NONE,
+    )?;
     let (name, version) = parse_drv_name_str(&s);
     Ok(Value::attrs(Attrs::from_pairs([
         (Sym::new("name"), Value::string(name)),

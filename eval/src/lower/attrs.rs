@@ -90,7 +90,8 @@ impl Lowerer {
             return Err(Error::new(ErrorKind::DynamicInLet).at(self.pos(l.syntax())));
         }
         let (names, bindings) = sorted(pending.statics);
-        self.scopes.push(Scope::Static(Rc::new(StaticScope::new(names.clone()))));
+        self.scopes
+            .push(Scope::Static(Rc::new(StaticScope::new(names.clone()))));
         let result = self.let_body(l, names, bindings, &pending.inherit_froms);
         self.scopes.pop();
         result
@@ -109,7 +110,10 @@ impl Lowerer {
             slots.push(self.lower_binding(&name, binding, true, &froms)?);
         }
         let body = self.child(l.body(), l.syntax())?;
-        Ok(Rc::new(Expr::Let { bindings: slots, body }))
+        Ok(Rc::new(Expr::Let {
+            bindings: slots,
+            body,
+        }))
     }
 
     /// Lowers `let { …; body = …; }`.
@@ -118,7 +122,12 @@ impl Lowerer {
         let set = self.lower_pending(pending)?;
         let pos = self.pos(l.syntax());
         let path = vec![AttrKey::Static(Sym::new("body"))];
-        Ok(Rc::new(Expr::Select { expr: set, path, default: None, pos }))
+        Ok(Rc::new(Expr::Select {
+            expr: set,
+            path,
+            default: None,
+            pos,
+        }))
     }
 
     fn collect(&mut self, node: &impl HasEntry, rec: bool) -> Result<Pending> {
@@ -150,7 +159,9 @@ impl Lowerer {
         for attr in inherit.attrs() {
             let pos = self.pos(attr.syntax());
             let Some(name) = static_attr_name(&attr) else {
-                return Err(self.syntax_error(attr.syntax(), "dynamic attributes not allowed in inherit"));
+                return Err(
+                    self.syntax_error(attr.syntax(), "dynamic attributes not allowed in inherit")
+                );
             };
             let name = Sym::new(&name);
             if let Some(&i) = pending.index.get(&name) {
@@ -167,7 +178,13 @@ impl Lowerer {
     }
 
     /// Adds `path = value` to a pending set, following Nix's `addAttr`.
-    fn add_path(&mut self, target: &mut Pending, path: &[ast::Attr], value: ast::Expr, pos: Pos) -> Result<()> {
+    fn add_path(
+        &mut self,
+        target: &mut Pending,
+        path: &[ast::Attr],
+        value: ast::Expr,
+        pos: Pos,
+    ) -> Result<()> {
         let Some((last, init)) = path.split_last() else {
             return Ok(());
         };
@@ -181,7 +198,13 @@ impl Lowerer {
                     let idx = match cur.index.get(&sym) {
                         Some(&i) => i,
                         None => {
-                            cur.insert(sym, Binding::Nested { attrs: Pending::new(false), pos });
+                            cur.insert(
+                                sym,
+                                Binding::Nested {
+                                    attrs: Pending::new(false),
+                                    pos,
+                                },
+                            );
                             cur.statics.len() - 1
                         }
                     };
@@ -192,18 +215,29 @@ impl Lowerer {
                     };
                 }
                 None => {
-                    cur.dynamics.push((attr.clone(), Binding::Nested { attrs: Pending::new(false), pos }));
+                    cur.dynamics.push((
+                        attr.clone(),
+                        Binding::Nested {
+                            attrs: Pending::new(false),
+                            pos,
+                        },
+                    ));
                     cur = match cur.dynamics.last_mut() {
                         Some((_, Binding::Nested { attrs, .. })) => attrs,
-                        _ => return Err(Error::new(ErrorKind::Internal { what: "dynamic attr" })),
+                        _ => {
+                            return Err(Error::new(ErrorKind::Internal {
+                                what: "dynamic attr",
+                            }));
+                        }
                     };
                 }
             }
         }
         let binding = match &value {
-            ast::Expr::AttrSet(set) => {
-                Binding::Nested { attrs: self.collect(set, set.rec_token().is_some())?, pos }
-            }
+            ast::Expr::AttrSet(set) => Binding::Nested {
+                attrs: self.collect(set, set.rec_token().is_some())?,
+                pos,
+            },
             _ => Binding::Expr { expr: value, pos },
         };
         let Some(name) = static_attr_name(last) else {
@@ -224,14 +258,25 @@ impl Lowerer {
         let rec = pending.rec;
         let (names, bindings) = sorted(pending.statics);
         if rec {
-            self.scopes.push(Scope::Static(Rc::new(StaticScope::new(names.clone()))));
+            self.scopes
+                .push(Scope::Static(Rc::new(StaticScope::new(names.clone()))));
         }
-        let result = self.lower_set_body(names, bindings, pending.dynamics, &pending.inherit_froms, rec);
+        let result = self.lower_set_body(
+            names,
+            bindings,
+            pending.dynamics,
+            &pending.inherit_froms,
+            rec,
+        );
         if rec {
             self.scopes.pop();
         }
         let def = Rc::new(result?);
-        Ok(Rc::new(if rec { Expr::RecAttrs(def) } else { Expr::Attrs(def) }))
+        Ok(Rc::new(if rec {
+            Expr::RecAttrs(def)
+        } else {
+            Expr::Attrs(def)
+        }))
     }
 
     fn lower_set_body(
@@ -268,18 +313,32 @@ impl Lowerer {
 
     /// Lowers one binding's value; `in_frame` says whether the innermost
     /// scope is the binding's own frame (so `inherit x` skips it).
-    fn lower_binding(&mut self, name: &Sym, binding: Binding, in_frame: bool, froms: &[Rc<Expr>]) -> Result<Rc<Expr>> {
+    fn lower_binding(
+        &mut self,
+        name: &Sym,
+        binding: Binding,
+        in_frame: bool,
+        froms: &[Rc<Expr>],
+    ) -> Result<Rc<Expr>> {
         match binding {
-            Binding::Expr { expr: ast::Expr::Lambda(l), .. } => {
-                Ok(Rc::new(Expr::Lambda(self.lambda(&l, Some(name.clone()))?)))
-            }
+            Binding::Expr {
+                expr: ast::Expr::Lambda(l),
+                ..
+            } => Ok(Rc::new(Expr::Lambda(self.lambda(&l, Some(name.clone()))?))),
             Binding::Expr { expr, .. } => self.expr(&expr),
             Binding::Nested { attrs, .. } => self.lower_pending(attrs),
             Binding::Inherit { pos } => self.var_skip(name.as_str(), pos, usize::from(in_frame)),
             Binding::InheritFrom { from, pos } => {
-                let expr = froms.get(from).cloned().ok_or(ErrorKind::Internal { what: "inherit from" })?;
+                let expr = froms.get(from).cloned().ok_or(ErrorKind::Internal {
+                    what: "inherit from",
+                })?;
                 let path = vec![AttrKey::Static(name.clone())];
-                Ok(Rc::new(Expr::Select { expr, path, default: None, pos }))
+                Ok(Rc::new(Expr::Select {
+                    expr,
+                    path,
+                    default: None,
+                    pos,
+                }))
             }
         }
     }
@@ -291,7 +350,9 @@ fn merge_into(cur: &mut Pending, i: usize, binding: Binding, dotted: &str, pos: 
     let Some((_, existing)) = cur.statics.get_mut(i) else {
         return Err(Error::new(ErrorKind::Internal { what: "attr index" }));
     };
-    let (Binding::Nested { attrs: target, .. }, Binding::Nested { attrs: source, .. }) = (existing, binding) else {
+    let (Binding::Nested { attrs: target, .. }, Binding::Nested { attrs: source, .. }) =
+        (existing, binding)
+    else {
         let first = cur.statics.get(i).map_or(Pos::NONE, |(_, b)| b.pos());
         return Err(dup_error(dotted, first, pos));
     };
@@ -303,7 +364,10 @@ fn merge_into(cur: &mut Pending, i: usize, binding: Binding, dotted: &str, pos: 
             return Err(dup_error(&format!("{dotted}.{name}"), first, b.pos()));
         }
         let b = match b {
-            Binding::InheritFrom { from, pos } => Binding::InheritFrom { from: from + offset, pos },
+            Binding::InheritFrom { from, pos } => Binding::InheritFrom {
+                from: from + offset,
+                pos,
+            },
             other => other,
         };
         target.insert(name, b);
@@ -319,7 +383,10 @@ fn push_dotted(dotted: &mut String, name: &str) {
 }
 
 fn dup_error(path: &str, first: Pos, pos: Pos) -> Error {
-    let kind = ErrorKind::DuplicateAttr { path: path.to_owned(), first: pos_string(first) };
+    let kind = ErrorKind::DuplicateAttr {
+        path: path.to_owned(),
+        first: pos_string(first),
+    };
     Error::new(kind).at(pos)
 }
 

@@ -45,18 +45,29 @@ pub struct Lowerer {
 /// Lowers a parsed file with the given outer scopes (the builtins, and for
 /// `scopedImport` the extra scope).
 pub fn lower(root: &rnix::Root, ctx: LowerContext, outer: Vec<Scope>) -> Result<Rc<Expr>> {
-    let mut lowerer = Lowerer { ctx, scopes: Scopes::new(outer) };
-    let expr = root.expr().ok_or_else(|| lowerer.syntax_error(root.syntax(), "empty file"))?;
+    let mut lowerer = Lowerer {
+        ctx,
+        scopes: Scopes::new(outer),
+    };
+    let expr = root
+        .expr()
+        .ok_or_else(|| lowerer.syntax_error(root.syntax(), "empty file"))?;
     lowerer.expr(&expr)
 }
 
 impl Lowerer {
     fn pos(&self, node: &rnix::SyntaxNode) -> Pos {
-        Pos { file: self.ctx.file, offset: u32::from(node.text_range().start()) }
+        Pos {
+            file: self.ctx.file,
+            offset: u32::from(node.text_range().start()),
+        }
     }
 
     fn syntax_error(&self, node: &rnix::SyntaxNode, message: &str) -> Error {
-        Error::new(ErrorKind::Syntax { message: message.to_owned() }).at(self.pos(node))
+        Error::new(ErrorKind::Syntax {
+            message: message.to_owned(),
+        })
+        .at(self.pos(node))
     }
 
     fn missing(&self, node: &rnix::SyntaxNode) -> Error {
@@ -100,7 +111,10 @@ impl Lowerer {
                 self.scopes.push(Scope::With);
                 let body = self.child(w.body(), syntax);
                 self.scopes.pop();
-                Expr::With { namespace, body: body? }
+                Expr::With {
+                    namespace,
+                    body: body?,
+                }
             }
             E::List(list) => {
                 let items = list.items().map(|e| self.expr(&e)).collect::<Result<_>>()?;
@@ -136,7 +150,11 @@ impl Lowerer {
             },
             ast::LiteralKind::Float(f) => {
                 let text = f.syntax().text();
-                let text = if text.starts_with('.') { format!("0{text}") } else { text.to_owned() };
+                let text = if text.starts_with('.') {
+                    format!("0{text}")
+                } else {
+                    text.to_owned()
+                };
                 text.parse::<f64>()
                     .map(Value::Float)
                     .map_err(|_| self.syntax_error(lit.syntax(), "invalid float"))
@@ -160,9 +178,16 @@ impl Lowerer {
         let sym = Sym::new(name);
         let expr = match self.scopes.resolve(&sym, skip) {
             Resolved::Slot { depth, index } => Expr::Var { depth, index },
-            Resolved::With { depth } => Expr::WithVar { name: sym, depth, pos },
+            Resolved::With { depth } => Expr::WithVar {
+                name: sym,
+                depth,
+                pos,
+            },
             Resolved::Undefined => {
-                return Err(Error::new(ErrorKind::UndefinedVar { name: name.to_owned() }).at(pos));
+                return Err(Error::new(ErrorKind::UndefinedVar {
+                    name: name.to_owned(),
+                })
+                .at(pos));
             }
         };
         Ok(Rc::new(expr))
@@ -173,7 +198,9 @@ impl Lowerer {
         let mut current = app.clone();
         let pos = self.pos(app.syntax());
         let func = loop {
-            let arg = current.argument().ok_or_else(|| self.missing(current.syntax()))?;
+            let arg = current
+                .argument()
+                .ok_or_else(|| self.missing(current.syntax()))?;
             args.push(arg);
             match current.lambda() {
                 Some(ast::Expr::Apply(inner)) => current = inner,
@@ -182,7 +209,11 @@ impl Lowerer {
             }
         };
         let func = self.expr(&func)?;
-        let args = args.iter().rev().map(|a| self.expr(a)).collect::<Result<_>>()?;
+        let args = args
+            .iter()
+            .rev()
+            .map(|a| self.expr(a))
+            .collect::<Result<_>>()?;
         Ok(Expr::Apply { func, args, pos })
     }
 
@@ -198,7 +229,8 @@ impl Lowerer {
             }
             ast::Param::Pattern(p) => self.pattern_names(&p)?,
         };
-        self.scopes.push(Scope::Static(Rc::new(StaticScope::new(names))));
+        self.scopes
+            .push(Scope::Static(Rc::new(StaticScope::new(names))));
         let result = self.lambda_body(lambda, param, name, pos);
         self.scopes.pop();
         result
@@ -211,7 +243,9 @@ impl Lowerer {
             let ident = entry.ident().ok_or_else(|| self.missing(entry.syntax()))?;
             let name = Sym::new(&ident_name(&ident));
             if names.contains(&name) {
-                let kind = ErrorKind::DuplicateFormal { name: name.to_string() };
+                let kind = ErrorKind::DuplicateFormal {
+                    name: name.to_string(),
+                };
                 return Err(Error::new(kind).at(self.pos(entry.syntax())));
             }
             names.push(name.clone());
@@ -221,7 +255,9 @@ impl Lowerer {
             Some(ident) => {
                 let name = Sym::new(&ident_name(&ident));
                 if names.contains(&name) {
-                    let kind = ErrorKind::DuplicateFormal { name: name.to_string() };
+                    let kind = ErrorKind::DuplicateFormal {
+                        name: name.to_string(),
+                    };
                     return Err(Error::new(kind).at(self.pos(p.syntax())));
                 }
                 names.push(name.clone());
@@ -230,7 +266,14 @@ impl Lowerer {
             None => None,
         };
         let ellipsis = p.ellipsis_token().is_some();
-        Ok((names, ParamSyntax::Pattern { entries, ellipsis, bind }))
+        Ok((
+            names,
+            ParamSyntax::Pattern {
+                entries,
+                ellipsis,
+                bind,
+            },
+        ))
     }
 
     fn lambda_body(
@@ -242,7 +285,11 @@ impl Lowerer {
     ) -> Result<Rc<Lambda>> {
         let param = match param {
             ParamSyntax::Ident(name) => Param::Ident(name),
-            ParamSyntax::Pattern { entries, ellipsis, bind } => {
+            ParamSyntax::Pattern {
+                entries,
+                ellipsis,
+                bind,
+            } => {
                 let mut formals = Vec::with_capacity(entries.len());
                 for (name, default, pos) in entries {
                     let default = match default {
@@ -251,11 +298,20 @@ impl Lowerer {
                     };
                     formals.push(Formal { name, default, pos });
                 }
-                Param::Pattern { formals, ellipsis, bind }
+                Param::Pattern {
+                    formals,
+                    ellipsis,
+                    bind,
+                }
             }
         };
         let body = self.child(lambda.body(), lambda.syntax())?;
-        Ok(Rc::new(Lambda { name, param, body, pos }))
+        Ok(Rc::new(Lambda {
+            name,
+            param,
+            body,
+            pos,
+        }))
     }
 
     fn unary(&mut self, u: &ast::UnaryOp) -> Result<Expr> {
@@ -311,10 +367,19 @@ impl Lowerer {
             Some(d) => Some(self.expr(&d)?),
             None => None,
         };
-        Ok(Expr::Select { expr, path, default, pos: self.pos(syntax) })
+        Ok(Expr::Select {
+            expr,
+            path,
+            default,
+            pos: self.pos(syntax),
+        })
     }
 
-    fn attrpath(&mut self, path: Option<ast::Attrpath>, parent: &rnix::SyntaxNode) -> Result<Vec<AttrKey>> {
+    fn attrpath(
+        &mut self,
+        path: Option<ast::Attrpath>,
+        parent: &rnix::SyntaxNode,
+    ) -> Result<Vec<AttrKey>> {
         let path = path.ok_or_else(|| self.missing(parent))?;
         path.attrs().map(|a| self.attr_key(&a)).collect()
     }
@@ -348,7 +413,11 @@ impl Lowerer {
         if parts.len() == 1 && matches!(&*parts[0], Expr::Const(Value::String(_))) {
             return Ok(parts.swap_remove(0));
         }
-        Ok(Rc::new(Expr::Interpolate { parts, is_path: false, pos }))
+        Ok(Rc::new(Expr::Interpolate {
+            parts,
+            is_path: false,
+            pos,
+        }))
     }
 
     fn string_pieces(&mut self, s: &ast::Str) -> Result<Vec<Piece<Rc<Expr>>>> {
@@ -374,7 +443,13 @@ impl Lowerer {
         Ok(pieces)
     }
 
-    fn flush_raw(&self, raw: &mut String, indented: bool, first: bool, out: &mut Vec<Piece<Rc<Expr>>>) {
+    fn flush_raw(
+        &self,
+        raw: &mut String,
+        indented: bool,
+        first: bool,
+        out: &mut Vec<Piece<Rc<Expr>>>,
+    ) {
         if indented {
             let mut text: &str = raw;
             if first {
@@ -385,7 +460,10 @@ impl Lowerer {
             }
             strings::lex_indented(text, out);
         } else if !raw.is_empty() {
-            out.push(Piece::Text { text: strings::unescape_double(raw), indented: false });
+            out.push(Piece::Text {
+                text: strings::unescape_double(raw),
+                indented: false,
+            });
         }
         raw.clear();
     }
@@ -393,7 +471,11 @@ impl Lowerer {
 
 enum ParamSyntax {
     Ident(Sym),
-    Pattern { entries: Vec<(Sym, Option<ast::Expr>, Pos)>, ellipsis: bool, bind: Option<Sym> },
+    Pattern {
+        entries: Vec<(Sym, Option<ast::Expr>, Pos)>,
+        ellipsis: bool,
+        bind: Option<Sym>,
+    },
 }
 
 /// Returns an identifier's name.
@@ -435,8 +517,14 @@ fn operator_pos(lowerer: &Lowerer, b: &ast::BinOp) -> Pos {
         .children_with_tokens()
         .filter_map(|c| c.into_token())
         .find(|t| ast::BinOpKind::from_kind(t.kind()).is_some())
-        .map_or_else(|| b.syntax().text_range().start(), |t| t.text_range().start());
-    Pos { file: lowerer.ctx.file, offset: u32::from(offset) }
+        .map_or_else(
+            || b.syntax().text_range().start(),
+            |t| t.text_range().start(),
+        );
+    Pos {
+        file: lowerer.ctx.file,
+        offset: u32::from(offset),
+    }
 }
 
 /// Returns the value of `__curPos` at a position.
@@ -455,8 +543,14 @@ pub fn pos_attrs(loc: &crate::syntax::Location) -> Attrs {
     };
     Attrs::from_pairs([
         (Sym::new("file"), Value::string(file)),
-        (Sym::new("line"), Value::Int(i64::try_from(loc.line).unwrap_or(0))),
-        (Sym::new("column"), Value::Int(i64::try_from(loc.column).unwrap_or(0))),
+        (
+            Sym::new("line"),
+            Value::Int(i64::try_from(loc.line).unwrap_or(0)),
+        ),
+        (
+            Sym::new("column"),
+            Value::Int(i64::try_from(loc.column).unwrap_or(0)),
+        ),
     ])
 }
 

@@ -20,11 +20,18 @@ impl Lowerer {
         let parts = match node {
             ast::Expr::PathSearch(p) => {
                 let text = p.content().map(|c| c.text().to_owned()).unwrap_or_default();
-                let name = text.trim_start_matches('<').trim_end_matches('>').to_owned();
+                let name = text
+                    .trim_start_matches('<')
+                    .trim_end_matches('>')
+                    .to_owned();
                 let find = self.var("__findFile", pos)?;
                 let nix_path = self.var("__nixPath", pos)?;
                 let arg = Rc::new(Expr::Const(Value::string(name)));
-                return Ok(Rc::new(Expr::Apply { func: find, args: vec![nix_path, arg], pos }));
+                return Ok(Rc::new(Expr::Apply {
+                    func: find,
+                    args: vec![nix_path, arg],
+                    pos,
+                }));
             }
             ast::Expr::PathAbs(p) => p.parts(),
             ast::Expr::PathRel(p) => p.parts(),
@@ -48,7 +55,11 @@ impl Lowerer {
         if out.len() == 1 {
             return Ok(out.swap_remove(0));
         }
-        Ok(Rc::new(Expr::Interpolate { parts: out, is_path: true, pos }))
+        Ok(Rc::new(Expr::Interpolate {
+            parts: out,
+            is_path: true,
+            pos,
+        }))
     }
 
     /// Resolves the first literal segment of a path to an absolute path,

@@ -145,7 +145,10 @@ pub fn strip_indentation<T>(pieces: Vec<Piece<T>>) -> Vec<Piece<T>> {
                 {
                     s.truncate(p + 1);
                 }
-                out.push(Piece::Text { text: s, indented: true });
+                out.push(Piece::Text {
+                    text: s,
+                    indented: true,
+                });
             }
         }
     }
@@ -158,7 +161,10 @@ fn min_indentation<T>(pieces: &[Piece<T>]) -> usize {
     let mut cur = 0usize;
     for piece in pieces {
         let text = match piece {
-            Piece::Text { text, indented: true } => text,
+            Piece::Text {
+                text,
+                indented: true,
+            } => text,
             _ => {
                 if at_line_start {
                     at_line_start = false;

@@ -47,7 +47,13 @@ impl Machine {
                     let r = (op.func)(self, taken).map_err(|e| e.at(pos))?;
                     Ok((self.force(&r)?, op.arity))
                 } else {
-                    Ok((Value::PrimOpApp(Rc::new(PrimOpApp { op, args: args.to_vec() })), args.len()))
+                    Ok((
+                        Value::PrimOpApp(Rc::new(PrimOpApp {
+                            op,
+                            args: args.to_vec(),
+                        })),
+                        args.len(),
+                    ))
                 }
             }
             Value::PrimOpApp(app) => {
@@ -60,7 +66,10 @@ impl Machine {
                 } else {
                     all.extend_from_slice(args);
                     let op = app.op.clone();
-                    Ok((Value::PrimOpApp(Rc::new(PrimOpApp { op, args: all })), args.len()))
+                    Ok((
+                        Value::PrimOpApp(Rc::new(PrimOpApp { op, args: all })),
+                        args.len(),
+                    ))
                 }
             }
             Value::Attrs(ref attrs) => {
@@ -75,7 +84,10 @@ impl Machine {
                 let forced = self.force(&f)?;
                 self.call_step(forced, args, pos)
             }
-            other => Err(Error::new(ErrorKind::NotAFunction { got: other.type_desc() }).at(pos)),
+            other => Err(Error::new(ErrorKind::NotAFunction {
+                got: other.type_desc(),
+            })
+            .at(pos)),
         }
     }
 
@@ -83,7 +95,11 @@ impl Machine {
         let lambda = &c.lambda;
         let env = match &lambda.param {
             Param::Ident(_) => EnvFrame::single(arg, Some(c.env.clone())),
-            Param::Pattern { formals, ellipsis, bind } => {
+            Param::Pattern {
+                formals,
+                ellipsis,
+                bind,
+            } => {
                 let attrs = match self.force(&arg)? {
                     Value::Attrs(a) => a,
                     other => return Err(type_error("a set", &other).at(pos)),
@@ -110,9 +126,14 @@ impl Machine {
                     frame.set(i, v);
                 }
                 if !ellipsis && used < attrs.len() {
-                    let unexpected = attrs.iter().find(|a| !formals.iter().any(|f| f.name == a.name));
+                    let unexpected = attrs
+                        .iter()
+                        .find(|a| !formals.iter().any(|f| f.name == a.name));
                     let name = unexpected.map_or(String::new(), |a| a.name.to_string());
-                    let kind = ErrorKind::UnexpectedArgument { function: describe(c), name };
+                    let kind = ErrorKind::UnexpectedArgument {
+                        function: describe(c),
+                        name,
+                    };
                     return Err(Error::new(kind).at(pos));
                 }
                 if bind.is_some() {

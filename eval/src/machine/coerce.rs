@@ -25,7 +25,12 @@ pub enum CoerceMode {
 
 impl Machine {
     /// Coerces a value to a string.
-    pub fn coerce_to_string(&mut self, v: &Value, mode: CoerceMode, pos: Pos) -> Result<Rc<NixString>> {
+    pub fn coerce_to_string(
+        &mut self,
+        v: &Value,
+        mode: CoerceMode,
+        pos: Pos,
+    ) -> Result<Rc<NixString>> {
         let v = self.force(v)?;
         match &v {
             Value::String(s) => Ok(s.clone()),
@@ -50,7 +55,10 @@ impl Machine {
                 }
             }
             other if mode == CoerceMode::ToString => self.coerce_more(other, pos),
-            other => Err(Error::new(ErrorKind::CannotCoerce { got: other.type_desc() }).at(pos)),
+            other => Err(Error::new(ErrorKind::CannotCoerce {
+                got: other.type_desc(),
+            })
+            .at(pos)),
         }
     }
 
@@ -74,13 +82,23 @@ impl Machine {
                 }
                 return Ok(Rc::new(b.finish()));
             }
-            other => return Err(Error::new(ErrorKind::CannotCoerce { got: other.type_desc() }).at(pos)),
+            other => {
+                return Err(Error::new(ErrorKind::CannotCoerce {
+                    got: other.type_desc(),
+                })
+                .at(pos));
+            }
         };
         Ok(Rc::new(NixString::plain(text)))
     }
 
     /// Coerces to a string that must not refer to store paths.
-    pub fn coerce_to_plain_string(&mut self, v: &Value, mode: CoerceMode, pos: Pos) -> Result<String> {
+    pub fn coerce_to_plain_string(
+        &mut self,
+        v: &Value,
+        mode: CoerceMode,
+        pos: Pos,
+    ) -> Result<String> {
         let s = self.coerce_to_string(v, mode, pos)?;
         Ok(s.as_str().to_owned())
     }
@@ -90,7 +108,10 @@ impl Machine {
     pub fn force_string_no_context(&mut self, v: &Value, pos: Pos) -> Result<String> {
         let s = self.force_string(v, pos)?;
         if s.has_context() {
-            return Err(Error::new(ErrorKind::NotAllowedContext { text: s.as_str().to_owned() }).at(pos));
+            return Err(Error::new(ErrorKind::NotAllowedContext {
+                text: s.as_str().to_owned(),
+            })
+            .at(pos));
         }
         Ok(s.as_str().to_owned())
     }
@@ -99,9 +120,15 @@ impl Machine {
     pub fn coerce_to_path(&mut self, v: &Value, pos: Pos) -> Result<(String, Context)> {
         let s = self.coerce_to_string(v, CoerceMode::Interpolate { copy: false }, pos)?;
         if !s.as_str().starts_with('/') {
-            return Err(Error::new(ErrorKind::NotAbsolute { path: s.as_str().to_owned() }).at(pos));
+            return Err(Error::new(ErrorKind::NotAbsolute {
+                path: s.as_str().to_owned(),
+            })
+            .at(pos));
         }
-        Ok((s.as_str().to_owned(), s.context().cloned().unwrap_or_default()))
+        Ok((
+            s.as_str().to_owned(),
+            s.context().cloned().unwrap_or_default(),
+        ))
     }
 
     /// Copies a source path to the store (through the [`Io`](crate::io::Io))

@@ -31,7 +31,8 @@ impl Machine {
                 }
                 for a in attrs.iter() {
                     self.deep_force_inner(&a.value, seen).map_err(|e| {
-                        e.frame(|| format!("evaluating the attribute '{}'", a.name), a.pos).at(a.pos)
+                        e.frame(|| format!("evaluating the attribute '{}'", a.name), a.pos)
+                            .at(a.pos)
                     })?;
                 }
             }

@@ -52,18 +52,34 @@ impl SearchPathEntry {
     /// Parses `prefix=path` or `path`.
     pub fn parse(s: &str) -> SearchPathEntry {
         match s.split_once('=') {
-            Some((prefix, path)) => SearchPathEntry { prefix: prefix.to_owned(), path: path.to_owned() },
-            None => SearchPathEntry { prefix: String::new(), path: s.to_owned() },
+            Some((prefix, path)) => SearchPathEntry {
+                prefix: prefix.to_owned(),
+                path: path.to_owned(),
+            },
+            None => SearchPathEntry {
+                prefix: String::new(),
+                path: s.to_owned(),
+            },
         }
     }
 }
 
 impl Machine {
     /// Parses and lowers a source text (registered under `origin`).
-    pub fn compile(&mut self, text: &str, origin: Origin, base_dir: &str, extra: Option<Rc<StaticScope>>) -> Result<Rc<Expr>> {
+    pub fn compile(
+        &mut self,
+        text: &str,
+        origin: Origin,
+        base_dir: &str,
+        extra: Option<Rc<StaticScope>>,
+    ) -> Result<Rc<Expr>> {
         let file = syntax::add_source(origin, Rc::from(text));
         let root = syntax::parse(file)?;
-        let ctx = LowerContext { file, base_dir: base_dir.to_owned(), home: self.options.home.clone() };
+        let ctx = LowerContext {
+            file,
+            base_dir: base_dir.to_owned(),
+            home: self.options.home.clone(),
+        };
         let mut outer = vec![Scope::Static(self.base_scope.clone())];
         if let Some(extra) = extra {
             outer.push(Scope::Static(extra));
@@ -119,7 +135,9 @@ impl Machine {
         let names: Vec<Sym> = attrs.iter().map(|a| a.name.clone()).collect();
         let values: Vec<Value> = attrs.iter().map(|a| a.value.clone()).collect();
         let scope = Rc::new(StaticScope::new(names));
-        let expr = self.compile_file(&path, Some(scope)).map_err(|e| e.at(pos))?;
+        let expr = self
+            .compile_file(&path, Some(scope))
+            .map_err(|e| e.at(pos))?;
         let env = EnvFrame::new(values, Some(self.base_env.clone()));
         self.eval(&expr, &env)
     }
@@ -142,14 +160,22 @@ impl Machine {
 
     /// `findFile searchPath name`: the first entry under which `name`
     /// exists.
-    pub fn find_file(&mut self, entries: &[(String, String)], name: &str, pos: Pos) -> Result<Value> {
+    pub fn find_file(
+        &mut self,
+        entries: &[(String, String)],
+        name: &str,
+        pos: Pos,
+    ) -> Result<Value> {
         let io = self.io.clone();
         for (prefix, path) in entries {
             let candidate = if prefix.is_empty() {
                 format!("{path}/{name}")
             } else if name == prefix {
                 path.clone()
-            } else if let Some(rest) = name.strip_prefix(prefix.as_str()).and_then(|r| r.strip_prefix('/')) {
+            } else if let Some(rest) = name
+                .strip_prefix(prefix.as_str())
+                .and_then(|r| r.strip_prefix('/'))
+            {
                 format!("{path}/{rest}")
             } else {
                 continue;
@@ -160,14 +186,21 @@ impl Machine {
                 format!("{}/{candidate}", self.options.cwd)
             };
             let candidate = lower::canon_path(&candidate);
-            if io.path_type(&candidate).map_err(|e| e.into_error())?.is_some() {
+            if io
+                .path_type(&candidate)
+                .map_err(|e| e.into_error())?
+                .is_some()
+            {
                 return Ok(Value::Path(Rc::from(candidate)));
             }
         }
         if let Some(rest) = name.strip_prefix("nix/") {
             return Ok(Value::Path(Rc::from(format!("{COREPKGS}{rest}"))));
         }
-        Err(Error::new(ErrorKind::NotInSearchPath { name: name.to_owned() }).at(pos))
+        Err(Error::new(ErrorKind::NotInSearchPath {
+            name: name.to_owned(),
+        })
+        .at(pos))
     }
 }
 

@@ -26,9 +26,7 @@ use crate::io::Io;
 use crate::lower::ir::{AttrKey, AttrsDef, Expr};
 use crate::lower::scope::StaticScope;
 use crate::syntax::Pos;
-use crate::value::{
-    Attr, Attrs, Closure, Env, EnvFrame, NixString, Sym, Thunk, ThunkState, Value,
-};
+use crate::value::{Attr, Attrs, Closure, Env, EnvFrame, NixString, Sym, Thunk, ThunkState, Value};
 
 /// Settings of one evaluation.
 #[derive(Clone, Debug)]
@@ -126,7 +124,12 @@ impl Machine {
             Expr::Const(v) => Ok(v.clone()),
             Expr::Var { depth, index } => {
                 let frame = walk(env, *depth)?;
-                let slot = frame.slots.get(*index as usize).ok_or(ErrorKind::Internal { what: "slot out of range" })?;
+                let slot = frame
+                    .slots
+                    .get(*index as usize)
+                    .ok_or(ErrorKind::Internal {
+                        what: "slot out of range",
+                    })?;
                 let thunk = match &*slot.borrow() {
                     Value::Thunk(t) => t.clone(),
                     other => return Ok(other.clone()),
@@ -137,9 +140,10 @@ impl Machine {
                 let v = self.lookup_with(env, name, *depth, *pos)?;
                 self.force(&v)
             }
-            Expr::Lambda(lambda) => {
-                Ok(Value::Lambda(Rc::new(Closure { lambda: lambda.clone(), env: env.clone() })))
-            }
+            Expr::Lambda(lambda) => Ok(Value::Lambda(Rc::new(Closure {
+                lambda: lambda.clone(),
+                env: env.clone(),
+            }))),
             Expr::Apply { func, args, pos } => {
                 let f = self.eval(func, env)?;
                 let mut values: SmallVec<[Value; 4]> = SmallVec::with_capacity(args.len());
@@ -148,7 +152,12 @@ impl Machine {
                 }
                 self.call_multi(f, &values, *pos)
             }
-            Expr::Select { expr, path, default, pos } => self.select(expr, path, default.as_ref(), *pos, env),
+            Expr::Select {
+                expr,
+                path,
+                default,
+                pos,
+            } => self.select(expr, path, default.as_ref(), *pos, env),
             Expr::HasAttr { expr, path } => self.has_attr(expr, path, env),
             Expr::Attrs(def) => self.attrs(def, env),
             Expr::RecAttrs(def) => self.rec_attrs(def, env),
@@ -161,7 +170,10 @@ impl Machine {
                 self.eval(body, &frame)
             }
             Expr::List(items) => {
-                let items = items.iter().map(|e| self.thunk(e, env)).collect::<Result<_>>()?;
+                let items = items
+                    .iter()
+                    .map(|e| self.thunk(e, env))
+                    .collect::<Result<_>>()?;
                 Ok(Value::list(items))
             }
             Expr::With { namespace, body } => {
@@ -169,17 +181,30 @@ impl Machine {
                 let frame = EnvFrame::with(ns, env.clone());
                 self.eval(body, &frame)
             }
-            Expr::If { cond, then, otherwise, pos } => {
+            Expr::If {
+                cond,
+                then,
+                otherwise,
+                pos,
+            } => {
                 let c = self.eval(cond, env)?;
                 let c = self.expect_bool(&c, *pos)?;
                 self.eval(if c { then } else { otherwise }, env)
             }
-            Expr::Assert { cond, body, text, pos } => {
+            Expr::Assert {
+                cond,
+                body,
+                text,
+                pos,
+            } => {
                 let c = self.eval(cond, env)?;
                 if self.expect_bool(&c, *pos)? {
                     self.eval(body, env)
                 } else {
-                    Err(Error::new(ErrorKind::Assert { condition: text.to_string() }).at(*pos))
+                    Err(Error::new(ErrorKind::Assert {
+                        condition: text.to_string(),
+                    })
+                    .at(*pos))
                 }
             }
             Expr::Not(e, pos) => {
@@ -187,7 +212,11 @@ impl Machine {
                 Ok(Value::Bool(!self.expect_bool(&v, *pos)?))
             }
             Expr::BinOp { op, lhs, rhs, pos } => self.binop(*op, lhs, rhs, *pos, env),
-            Expr::Interpolate { parts, is_path, pos } => self.interpolate(parts, *is_path, *pos, env),
+            Expr::Interpolate {
+                parts,
+                is_path,
+                pos,
+            } => self.interpolate(parts, *is_path, *pos, env),
         }
     }
 
@@ -236,7 +265,9 @@ impl Machine {
                 r
             }
             ThunkState::Apply(f, args) => {
-                let r = self.force(&f).and_then(|fv| self.call_multi(fv, &args, Pos::NONE));
+                let r = self
+                    .force(&f)
+                    .and_then(|fv| self.call_multi(fv, &args, Pos::NONE));
                 if r.is_err() {
                     *t.0.borrow_mut() = ThunkState::Apply(f, args);
                 }
@@ -265,7 +296,9 @@ impl Machine {
             match &frame.parent {
                 Some(p) => frame = p.clone(),
                 None => {
-                    let kind = ErrorKind::UndefinedVar { name: name.to_string() };
+                    let kind = ErrorKind::UndefinedVar {
+                        name: name.to_string(),
+                    };
                     return Err(Error::new(kind).at(pos));
                 }
             }
@@ -287,7 +320,14 @@ impl Machine {
         }
     }
 
-    fn select(&mut self, expr: &Expr, path: &[AttrKey], default: Option<&Rc<Expr>>, pos: Pos, env: &Env) -> Result<Value> {
+    fn select(
+        &mut self,
+        expr: &Expr,
+        path: &[AttrKey],
+        default: Option<&Rc<Expr>>,
+        pos: Pos,
+        env: &Env,
+    ) -> Result<Value> {
         let mut v = self.eval(expr, env)?;
         for key in path {
             let name = self.attr_name(key, env, pos)?;
@@ -298,7 +338,15 @@ impl Machine {
             match found {
                 Some(next) => {
                     v = self.force(&next).map_err(|e| {
-                        e.frame(|| format!("evaluating the attribute '{}'", name.as_ref().map_or("", |n| n.as_str())), pos)
+                        e.frame(
+                            || {
+                                format!(
+                                    "evaluating the attribute '{}'",
+                                    name.as_ref().map_or("", |n| n.as_str())
+                                )
+                            },
+                            pos,
+                        )
                     })?;
                 }
                 None => {
@@ -306,10 +354,15 @@ impl Machine {
                         return self.eval(d, env);
                     }
                     return Err(match (&v, name) {
-                        (Value::Attrs(_), Some(name)) => {
-                            Error::new(ErrorKind::MissingAttr { name: name.to_string() }).at(pos)
-                        }
-                        (Value::Attrs(_), None) => Error::new(ErrorKind::Type { expected: "a string", got: "null" }).at(pos),
+                        (Value::Attrs(_), Some(name)) => Error::new(ErrorKind::MissingAttr {
+                            name: name.to_string(),
+                        })
+                        .at(pos),
+                        (Value::Attrs(_), None) => Error::new(ErrorKind::Type {
+                            expected: "a string",
+                            got: "null",
+                        })
+                        .at(pos),
                         (other, _) => type_error("a set", other).at(pos),
                     });
                 }
@@ -337,7 +390,11 @@ impl Machine {
     fn attrs(&mut self, def: &AttrsDef, env: &Env) -> Result<Value> {
         let mut entries = Vec::with_capacity(def.attrs.len() + def.dynamic.len());
         for a in &def.attrs {
-            entries.push(Attr { name: a.name.clone(), value: self.thunk(&a.value, env)?, pos: a.pos });
+            entries.push(Attr {
+                name: a.name.clone(),
+                value: self.thunk(&a.value, env)?,
+                pos: a.pos,
+            });
         }
         if def.dynamic.is_empty() {
             return Ok(Value::attrs(Attrs::from_sorted(entries)));
@@ -360,7 +417,11 @@ impl Machine {
                 );
                 return Err(Error::new(ErrorKind::Builtin { message }).at(d.pos));
             }
-            entries.push(Attr { name, value: self.thunk(&d.value, env)?, pos: d.pos });
+            entries.push(Attr {
+                name,
+                value: self.thunk(&d.value, env)?,
+                pos: d.pos,
+            });
         }
         Ok(Value::attrs(Attrs::from_unsorted(entries)))
     }
@@ -371,9 +432,15 @@ impl Machine {
         for (i, a) in def.attrs.iter().enumerate() {
             let v = self.thunk_rec(&a.value, &frame)?;
             frame.set(i, v.clone());
-            entries.push(Attr { name: a.name.clone(), value: v, pos: a.pos });
+            entries.push(Attr {
+                name: a.name.clone(),
+                value: v,
+                pos: a.pos,
+            });
         }
-        let overrides = entries.iter().position(|e| e.name.as_str() == "__overrides");
+        let overrides = entries
+            .iter()
+            .position(|e| e.name.as_str() == "__overrides");
         if let Some(oi) = overrides {
             self.apply_overrides(&mut entries, oi, &frame)?;
         }
@@ -386,7 +453,10 @@ impl Machine {
     /// Nix's `__overrides`: its attributes replace those of the `rec` set,
     /// also for the other attributes' references to them.
     fn apply_overrides(&mut self, entries: &mut Vec<Attr>, oi: usize, frame: &Env) -> Result<()> {
-        let ov = entries.get(oi).map(|e| e.value.clone()).unwrap_or(Value::Null);
+        let ov = entries
+            .get(oi)
+            .map(|e| e.value.clone())
+            .unwrap_or(Value::Null);
         let ov = self.force(&ov)?;
         let Value::Attrs(ov) = ov else {
             return Err(type_error("a set", &ov));
@@ -478,20 +548,27 @@ impl Machine {
 
 /// Returns a "value is X while Y was expected" error.
 pub fn type_error(expected: &'static str, got: &Value) -> Error {
-    Error::new(ErrorKind::Type { expected, got: got.type_desc() })
+    Error::new(ErrorKind::Type {
+        expected,
+        got: got.type_desc(),
+    })
 }
 
 fn walk(env: &Env, depth: u32) -> Result<&Env> {
     let mut e = env;
     for _ in 0..depth {
-        e = e.parent.as_ref().ok_or(ErrorKind::Internal { what: "environment too shallow" })?;
+        e = e.parent.as_ref().ok_or(ErrorKind::Internal {
+            what: "environment too shallow",
+        })?;
     }
     Ok(e)
 }
 
 /// Reads a variable's slot.
 fn lookup(env: &Env, depth: u32, index: u32) -> Result<Value> {
-    walk(env, depth)?
-        .get(index as usize)
-        .ok_or_else(|| Error::new(ErrorKind::Internal { what: "slot out of range" }))
+    walk(env, depth)?.get(index as usize).ok_or_else(|| {
+        Error::new(ErrorKind::Internal {
+            what: "slot out of range",
+        })
+    })
 }

@@ -11,7 +11,14 @@ use crate::syntax::Pos;
 use crate::value::{Env, StringBuilder, Value};
 
 impl Machine {
-    pub(super) fn binop(&mut self, op: BinOp, lhs: &Expr, rhs: &Expr, pos: Pos, env: &Env) -> Result<Value> {
+    pub(super) fn binop(
+        &mut self,
+        op: BinOp,
+        lhs: &Expr,
+        rhs: &Expr,
+        pos: Pos,
+        env: &Env,
+    ) -> Result<Value> {
         match op {
             BinOp::And => {
                 let l = self.eval(lhs, env)?;
@@ -90,7 +97,9 @@ impl Machine {
             BinOp::More => Ok(Value::Bool(self.less_than(&r, &l, pos)?)),
             BinOp::LessEq => Ok(Value::Bool(!self.less_than(&r, &l, pos)?)),
             BinOp::MoreEq => Ok(Value::Bool(!self.less_than(&l, &r, pos)?)),
-            BinOp::And | BinOp::Or | BinOp::Implies => Err(Error::new(ErrorKind::Internal { what: "lazy operator" })),
+            BinOp::And | BinOp::Or | BinOp::Implies => Err(Error::new(ErrorKind::Internal {
+                what: "lazy operator",
+            })),
         }
     }
 
@@ -106,7 +115,13 @@ impl Machine {
         }
     }
 
-    pub(super) fn interpolate(&mut self, parts: &[Rc<Expr>], is_path: bool, pos: Pos, env: &Env) -> Result<Value> {
+    pub(super) fn interpolate(
+        &mut self,
+        parts: &[Rc<Expr>],
+        is_path: bool,
+        pos: Pos,
+        env: &Env,
+    ) -> Result<Value> {
         let mut values = Vec::with_capacity(parts.len());
         for p in parts {
             values.push(self.eval(p, env)?);
@@ -116,9 +131,18 @@ impl Machine {
 
     /// Nix's `ExprConcatStrings`: the first value decides whether the result
     /// is a path (no copying to the store) or a string (paths are copied).
-    pub fn concat_values(&mut self, values: &[Value], force_string: bool, pos: Pos) -> Result<Value> {
+    pub fn concat_values(
+        &mut self,
+        values: &[Value],
+        force_string: bool,
+        pos: Pos,
+    ) -> Result<Value> {
         let first_is_path = !force_string && matches!(values.first(), Some(Value::Path(_)));
-        let mode = if first_is_path { CoerceMode::Interpolate { copy: false } } else { CoerceMode::Interpolate { copy: true } };
+        let mode = if first_is_path {
+            CoerceMode::Interpolate { copy: false }
+        } else {
+            CoerceMode::Interpolate { copy: true }
+        };
         let mut b = StringBuilder::new();
         for v in values {
             let s = self.coerce_to_string(v, mode, pos)?;
@@ -127,7 +151,8 @@ impl Machine {
         let s = b.finish();
         if first_is_path {
             if s.has_context() {
-                let message = "a string that refers to a store path cannot be appended to a path".to_owned();
+                let message =
+                    "a string that refers to a store path cannot be appended to a path".to_owned();
                 return Err(Error::new(ErrorKind::Builtin { message }).at(pos));
             }
             return Ok(Value::Path(Rc::from(crate::lower::canon_path(s.as_str()))));
@@ -213,7 +238,9 @@ impl Machine {
             (Value::Int(x), Value::Float(y)) => float_cmp(*x as f64, *y),
             (Value::Float(x), Value::Int(y)) => float_cmp(*x, *y as f64),
             (Value::Float(x), Value::Float(y)) => float_cmp(*x, *y),
-            (Value::String(x), Value::String(y)) => x.as_str().as_bytes().cmp(y.as_str().as_bytes()),
+            (Value::String(x), Value::String(y)) => {
+                x.as_str().as_bytes().cmp(y.as_str().as_bytes())
+            }
             (Value::Path(x), Value::Path(y)) => x.as_bytes().cmp(y.as_bytes()),
             (Value::List(x), Value::List(y)) => {
                 for (p, q) in x.iter().zip(y.iter()) {
@@ -224,7 +251,10 @@ impl Machine {
                 x.len().cmp(&y.len())
             }
             _ => {
-                let kind = ErrorKind::CannotCompare { left: a.type_desc(), right: b.type_desc() };
+                let kind = ErrorKind::CannotCompare {
+                    left: a.type_desc(),
+                    right: b.type_desc(),
+                };
                 return Err(Error::new(kind).at(pos));
             }
         };

@@ -15,7 +15,13 @@ pub fn to_json(machine: &mut Machine, v: &Value, ctx: &mut Context, pos: Pos) ->
     Ok(out)
 }
 
-fn write_json(machine: &mut Machine, v: &Value, ctx: &mut Context, pos: Pos, out: &mut String) -> Result<()> {
+fn write_json(
+    machine: &mut Machine,
+    v: &Value,
+    ctx: &mut Context,
+    pos: Pos,
+    out: &mut String,
+) -> Result<()> {
     let v = machine.force(v)?;
     match &v {
         Value::Null => out.push_str("null"),
@@ -43,7 +49,8 @@ fn write_json(machine: &mut Machine, v: &Value, ctx: &mut Context, pos: Pos, out
         }
         Value::Attrs(attrs) => {
             if attrs.get("__toString").is_some() {
-                let s = machine.coerce_to_string(&v, CoerceMode::Interpolate { copy: false }, pos)?;
+                let s =
+                    machine.coerce_to_string(&v, CoerceMode::Interpolate { copy: false }, pos)?;
                 s.merge_context_into(ctx);
                 json_string(out, s.as_str());
                 return Ok(());
@@ -92,7 +99,9 @@ pub fn json_string(out: &mut String, s: &str) {
 /// Parses JSON into a Nix value.
 pub fn from_json(text: &str) -> Result<Value> {
     let parsed: serde_json::Value = serde_json::from_str(text).map_err(|e| {
-        Error::new(ErrorKind::Builtin { message: format!("while decoding JSON: {e}") })
+        Error::new(ErrorKind::Builtin {
+            message: format!("while decoding JSON: {e}"),
+        })
     })?;
     Ok(convert(parsed))
 }
@@ -109,13 +118,20 @@ fn convert(v: serde_json::Value) -> Value {
             } else {
                 // serde_json reads `-0` as a float; Nix reads it as the integer 0.
                 let f = n.as_f64().unwrap_or(0.0);
-                if f == 0.0 && f.is_sign_negative() { Value::Int(0) } else { Value::Float(f) }
+                if f == 0.0 && f.is_sign_negative() {
+                    Value::Int(0)
+                } else {
+                    Value::Float(f)
+                }
             }
         }
         serde_json::Value::String(s) => Value::string(s),
         serde_json::Value::Array(items) => Value::list(items.into_iter().map(convert).collect()),
         serde_json::Value::Object(map) => {
-            let pairs: Vec<(Sym, Value)> = map.into_iter().map(|(k, v)| (Sym::new(&k), convert(v))).collect();
+            let pairs: Vec<(Sym, Value)> = map
+                .into_iter()
+                .map(|(k, v)| (Sym::new(&k), convert(v)))
+                .collect();
             Value::attrs(crate::value::Attrs::from_pairs(pairs))
         }
     }

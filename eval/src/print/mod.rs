@@ -143,13 +143,25 @@ pub fn format_float(f: f64) -> String {
 /// `printf("%.{precision}g", f)`.
 pub fn format_g(f: f64, precision: usize) -> String {
     if f.is_nan() {
-        return if f.is_sign_negative() { "-nan".to_owned() } else { "nan".to_owned() };
+        return if f.is_sign_negative() {
+            "-nan".to_owned()
+        } else {
+            "nan".to_owned()
+        };
     }
     if f.is_infinite() {
-        return if f < 0.0 { "-inf".to_owned() } else { "inf".to_owned() };
+        return if f < 0.0 {
+            "-inf".to_owned()
+        } else {
+            "inf".to_owned()
+        };
     }
     if f == 0.0 {
-        return if f.is_sign_negative() { "-0".to_owned() } else { "0".to_owned() };
+        return if f.is_sign_negative() {
+            "-0".to_owned()
+        } else {
+            "0".to_owned()
+        };
     }
     let p = precision.max(1);
     let sci = format!("{:.*e}", p - 1, f);
@@ -166,7 +178,11 @@ pub fn format_g(f: f64, precision: usize) -> String {
 }
 
 fn trim_zeros(s: &str) -> &str {
-    if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.') } else { s }
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        s
+    }
 }
 
 #[cfg(test)]

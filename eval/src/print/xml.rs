@@ -28,9 +28,22 @@ struct Writer<'a> {
 }
 
 /// Renders a value as an XML document.
-pub fn to_xml(machine: &mut Machine, v: &Value, options: XmlOptions, context: &mut Context) -> Result<String> {
-    let mut w = Writer { machine, options, out: String::new(), depth: 1, context, drvs_seen: HashSet::new() };
-    w.out.push_str("<?xml version='1.0' encoding='utf-8'?>\n<expr>\n");
+pub fn to_xml(
+    machine: &mut Machine,
+    v: &Value,
+    options: XmlOptions,
+    context: &mut Context,
+) -> Result<String> {
+    let mut w = Writer {
+        machine,
+        options,
+        out: String::new(),
+        depth: 1,
+        context,
+        drvs_seen: HashSet::new(),
+    };
+    w.out
+        .push_str("<?xml version='1.0' encoding='utf-8'?>\n<expr>\n");
     w.value(v)?;
     w.out.push_str("</expr>\n");
     Ok(w.out)
@@ -106,7 +119,11 @@ impl Writer<'_> {
     }
 
     fn value(&mut self, v: &Value) -> Result<()> {
-        let v = if self.options.strict { self.machine.force(v)? } else { settled(v) };
+        let v = if self.options.strict {
+            self.machine.force(v)?
+        } else {
+            settled(v)
+        };
         match &v {
             Value::Null => self.empty("null", &[]),
             Value::Bool(b) => self.empty("bool", &[("value", b.to_string())]),
@@ -131,7 +148,11 @@ impl Writer<'_> {
                 self.open("function", &attrs);
                 match &c.lambda.param {
                     Param::Ident(name) => self.empty("varpat", &[("name", name.to_string())]),
-                    Param::Pattern { formals, ellipsis, bind } => {
+                    Param::Pattern {
+                        formals,
+                        ellipsis,
+                        bind,
+                    } => {
                         let mut pat = Vec::new();
                         if *ellipsis {
                             pat.push(("ellipsis", "1".to_owned()));
@@ -140,8 +161,11 @@ impl Writer<'_> {
                             pat.push(("name", b.to_string()));
                         }
                         self.open("attrspat", &pat);
-                        for f in formals {
-                            self.empty("attr", &[("name", f.name.to_string())]);
+                        let mut names: Vec<&str> =
+                            formals.iter().map(|f| f.name.as_str()).collect();
+                        names.sort_unstable();
+                        for name in names {
+                            self.empty("attr", &[("name", name.to_owned())]);
                         }
                         self.close("attrspat");
                     }
@@ -159,7 +183,11 @@ impl Writer<'_> {
             let mut drv_path = String::new();
             for (key, name) in [("drvPath", "drvPath"), ("outPath", "outPath")] {
                 if let Some(v) = attrs.get(name) {
-                    let v = if self.options.strict { self.machine.force(v)? } else { settled(v) };
+                    let v = if self.options.strict {
+                        self.machine.force(v)?
+                    } else {
+                        settled(v)
+                    };
                     if let Value::String(s) = v {
                         if key == "drvPath" {
                             drv_path = s.as_str().to_owned();

@@ -27,7 +27,9 @@ pub struct Attrs {
 impl Attrs {
     /// Returns an empty set.
     pub fn new() -> Attrs {
-        Attrs { entries: Vec::new() }
+        Attrs {
+            entries: Vec::new(),
+        }
     }
 
     /// Builds a set from attributes in any order; for duplicate names the
@@ -49,7 +51,11 @@ impl Attrs {
     pub fn from_pairs(pairs: impl IntoIterator<Item = (Sym, Value)>) -> Attrs {
         let entries = pairs
             .into_iter()
-            .map(|(name, value)| Attr { name, value, pos: Pos::NONE })
+            .map(|(name, value)| Attr {
+                name,
+                value,
+                pos: Pos::NONE,
+            })
             .collect();
         Attrs::from_unsorted(entries)
     }
@@ -131,7 +137,12 @@ impl Attrs {
 
     /// Returns the set without the given names.
     pub fn remove(&self, names: &[Sym]) -> Attrs {
-        let entries = self.entries.iter().filter(|a| !names.contains(&a.name)).cloned().collect();
+        let entries = self
+            .entries
+            .iter()
+            .filter(|a| !names.contains(&a.name))
+            .cloned()
+            .collect();
         Attrs { entries }
     }
 

@@ -74,7 +74,10 @@ impl Value {
 
     /// Returns a lazy application `f args…`.
     pub fn apply_lazy(f: Value, args: Vec<Value>) -> Value {
-        Value::Thunk(Rc::new(Thunk(RefCell::new(ThunkState::Apply(f, args.into())))))
+        Value::Thunk(Rc::new(Thunk(RefCell::new(ThunkState::Apply(
+            f,
+            args.into(),
+        )))))
     }
 
     /// Returns the type name Nix uses in messages ("an integer", "a set", …).
@@ -127,7 +130,10 @@ impl Value {
 
     /// Whether this is a function of any kind (not counting functors).
     pub fn is_function(&self) -> bool {
-        matches!(self, Value::Lambda(_) | Value::PrimOp(_) | Value::PrimOpApp(_))
+        matches!(
+            self,
+            Value::Lambda(_) | Value::PrimOp(_) | Value::PrimOpApp(_)
+        )
     }
 }
 
@@ -176,26 +182,42 @@ impl EnvFrame {
     pub fn single(value: Value, parent: Option<Env>) -> Env {
         let mut slots = SmallVec::new();
         slots.push(RefCell::new(value));
-        Rc::new(EnvFrame { slots, parent, is_with: false })
+        Rc::new(EnvFrame {
+            slots,
+            parent,
+            is_with: false,
+        })
     }
 
     /// Returns a frame with the given slot values.
     pub fn new(values: Vec<Value>, parent: Option<Env>) -> Env {
         let slots = values.into_iter().map(RefCell::new).collect();
-        Rc::new(EnvFrame { slots, parent, is_with: false })
+        Rc::new(EnvFrame {
+            slots,
+            parent,
+            is_with: false,
+        })
     }
 
     /// Returns a frame of `n` slots (holding `null` until filled).
     pub fn empty(n: usize, parent: Option<Env>) -> Env {
         let slots = (0..n).map(|_| RefCell::new(Value::Null)).collect();
-        Rc::new(EnvFrame { slots, parent, is_with: false })
+        Rc::new(EnvFrame {
+            slots,
+            parent,
+            is_with: false,
+        })
     }
 
     /// Returns a `with` frame holding its namespace.
     pub fn with(namespace: Value, parent: Env) -> Env {
         let mut slots = SmallVec::new();
         slots.push(RefCell::new(namespace));
-        Rc::new(EnvFrame { slots, parent: Some(parent), is_with: true })
+        Rc::new(EnvFrame {
+            slots,
+            parent: Some(parent),
+            is_with: true,
+        })
     }
 }
 

@@ -23,13 +23,23 @@ pub struct NixString {
 impl NixString {
     /// Returns a string without context.
     pub fn plain(text: impl Into<Box<str>>) -> NixString {
-        NixString { text: text.into(), context: None }
+        NixString {
+            text: text.into(),
+            context: None,
+        }
     }
 
     /// Returns a string with the given context (dropped if empty).
     pub fn with_context(text: impl Into<Box<str>>, context: Context) -> NixString {
-        let context = if context.is_empty() { None } else { Some(Box::new(context)) };
-        NixString { text: text.into(), context }
+        let context = if context.is_empty() {
+            None
+        } else {
+            Some(Box::new(context))
+        };
+        NixString {
+            text: text.into(),
+            context,
+        }
     }
 
     /// Returns the text.

@@ -544,6 +544,25 @@ fn timeout_kills_the_build() {
 }
 
 #[test]
+fn timeout_kills_a_chatty_build() {
+    need_sandbox!();
+    let fixture = Fixture::new();
+    let limit = Duration::from_secs(1);
+    let options = BuildOptions {
+        timeout: Some(limit),
+        ..BuildOptions::default()
+    };
+    let plan = sandbox::plan(&fixture.spec("yes")).unwrap();
+    let outcome = build::run(&plan, &options, &mut std::io::sink()).unwrap();
+    assert_eq!(outcome.status, BuildStatus::TimedOut(limit));
+    assert!(
+        outcome.elapsed < Duration::from_secs(10),
+        "{:?}",
+        outcome.elapsed
+    );
+}
+
+#[test]
 fn max_silent_time_kills_a_silent_build() {
     need_sandbox!();
     let fixture = Fixture::new();

@@ -236,8 +236,11 @@ impl<'a> Pump<'a> {
             } else {
                 self.next_wakeup()
             };
-            if !readable(&reader, wait).map_err(BuildError::ReadLog)? {
-                self.enforce_limits(started);
+            let ready = readable(&reader, wait).map_err(BuildError::ReadLog)?;
+            // Also after output: a build that never stops talking must
+            // still time out or be cancelled.
+            self.enforce_limits(started, ready);
+            if !ready {
                 continue;
             }
             match reader.read(&mut buffer) {
@@ -270,10 +273,11 @@ impl<'a> Pump<'a> {
         }
     }
 
-    /// Kills the build if a limit has been reached (once).
-    fn enforce_limits(&mut self, started: &Started) {
+    /// Kills the build if a limit has been reached (once). Output waiting
+    /// to be read means the build is not silent.
+    fn enforce_limits(&mut self, started: &Started, output_waiting: bool) {
         if self.stopped.is_none() {
-            self.stopped = self.check_limits();
+            self.stopped = self.check_limits(output_waiting);
             if self.stopped.is_some() {
                 started.kill();
             }
@@ -297,7 +301,7 @@ impl<'a> Pump<'a> {
             .map(|deadline| deadline.saturating_duration_since(now))
     }
 
-    fn check_limits(&self) -> Option<BuildStatus> {
+    fn check_limits(&self, output_waiting: bool) -> Option<BuildStatus> {
         let cancelled = self
             .options
             .cancel
@@ -312,6 +316,7 @@ impl<'a> Pump<'a> {
             return Some(BuildStatus::TimedOut(limit));
         }
         if let Some(limit) = self.options.max_silent_time
+            && !output_waiting
             && self.last_output.elapsed() >= limit
         {
             return Some(BuildStatus::Silent(limit));

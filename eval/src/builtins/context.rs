@@ -122,13 +122,15 @@ fn append_context(m: &mut Machine, args: &[Value]) -> R {
             return Err(fail(format!("context key '{path}' is not a store path")));
         }
         let info = m.force_attrs(&a.value, Pos::NONE)?;
-        if let Some(p) = info.get("path") {
-            if m.expect_bool(p, Pos::NONE)? {
-                ctx.insert(path.to_owned());
-            }
+        if let Some(p) = info.get("path")
+            && m.expect_bool(p, Pos::NONE)?
+        {
+            ctx.insert(path.to_owned());
         }
-        if let Some(all) = info.get("allOutputs") {
-            if m.expect_bool(all, Pos::NONE)? {
+        if let Some(all) = info.get("allOutputs")
+            && m.expect_bool(all, Pos::NONE)?
+        {
+            {
                 if !path.ends_with(".drv") {
                     return Err(fail(format!(
                         "tried to add all-outputs context of {path}, which is not a derivation, to a string"

@@ -6,7 +6,7 @@ use kiln_store::hash::{Encoding, Hash, HashAlgo};
 
 use super::{Entry, R, arity, fail};
 use crate::error::Result;
-use crate::machine::{CoerceMode, Machine};
+use crate::machine::Machine;
 use crate::syntax::Pos;
 use crate::value::Value;
 

@@ -30,13 +30,13 @@ fn translate(re: &str) -> String {
             i = translate_bracket(&chars, i, &mut out);
             continue;
         }
-        if c == '\\' {
-            if let Some(&n) = chars.get(i + 1) {
-                out.push('\\');
-                out.push(n);
-                i += 2;
-                continue;
-            }
+        if c == '\\'
+            && let Some(&n) = chars.get(i + 1)
+        {
+            out.push('\\');
+            out.push(n);
+            i += 2;
+            continue;
         }
         out.push(c);
         i += 1;

@@ -14,7 +14,7 @@ mod strings;
 
 use std::rc::Rc;
 
-use rnix::ast::{self, AstToken, HasEntry};
+use rnix::ast::{self, AstToken};
 use rowan::ast::AstNode;
 
 use crate::error::{Error, ErrorKind, Result};

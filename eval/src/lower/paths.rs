@@ -4,7 +4,7 @@
 
 use std::rc::Rc;
 
-use rnix::ast::{self, AstToken};
+use rnix::ast;
 use rowan::ast::AstNode;
 
 use super::Lowerer;

@@ -192,11 +192,12 @@ impl Machine {
                 true
             }
             (Value::Attrs(x), Value::Attrs(y)) => {
-                if self.is_derivation(x)? && self.is_derivation(y)? {
-                    if let (Some(p), Some(q)) = (x.get("outPath"), y.get("outPath")) {
-                        let (p, q) = (p.clone(), q.clone());
-                        return self.equal(&p, &q, true);
-                    }
+                if self.is_derivation(x)?
+                    && self.is_derivation(y)?
+                    && let (Some(p), Some(q)) = (x.get("outPath"), y.get("outPath"))
+                {
+                    let (p, q) = (p.clone(), q.clone());
+                    return self.equal(&p, &q, true);
                 }
                 if x.len() != y.len() {
                     return Ok(false);

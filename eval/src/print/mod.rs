@@ -199,7 +199,7 @@ mod tests {
         assert_eq!(format_float(100000.0), "100000");
         assert_eq!(format_float(1000000.0), "1e+06");
         assert_eq!(format_float(0.0001), "0.0001");
-        assert_eq!(format_float(3.14159265), "3.14159");
+        assert_eq!(format_float(1.23456789), "1.23457");
     }
 
     #[test]

@@ -8,7 +8,6 @@
 //! - `!out!/nix/store/….drv` one output of a derivation (`outPath`).
 
 use std::collections::BTreeSet;
-use std::rc::Rc;
 
 /// A set of context elements, in Nix's string encoding.
 pub type Context = BTreeSet<String>;
@@ -103,9 +102,4 @@ impl StringBuilder {
     pub fn text(&self) -> &str {
         &self.text
     }
-}
-
-/// Returns a shared string value's text (helper for `Rc<NixString>`).
-pub fn rc_str(s: &Rc<NixString>) -> &str {
-    s.as_str()
 }

@@ -38,6 +38,7 @@ pub fn run_ok_str(cmd: &mut Command) -> String {
 /// Whether the real Nix is available. When it is not, differential tests
 /// print a notice and return early, unless `KILN_REQUIRE_NIX=1`, in which
 /// case they fail.
+#[expect(clippy::print_stderr, reason = "a skipped differential test must say so")]
 pub fn have_nix() -> bool {
     static HAVE: OnceLock<bool> = OnceLock::new();
     let have = *HAVE.get_or_init(|| {

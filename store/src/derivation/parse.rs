@@ -77,6 +77,14 @@ pub enum ParseError {
         /// The output's name.
         output: String,
     },
+    /// A string written in a form Nix never writes (a raw newline, carriage
+    /// return or tab, or a needless escape), which would not re-print
+    /// identically.
+    #[error("string at byte {offset} is not in Nix's canonical form (raw control character or needless escape)")]
+    NonCanonicalString {
+        /// The byte offset of the offending character.
+        offset: usize,
+    },
     /// Bytes after the closing parenthesis.
     #[error("unexpected data after the derivation at byte {offset}")]
     TrailingData {
@@ -242,8 +250,11 @@ impl Parser<'_> {
                     b'n' => b'\n',
                     b'r' => b'\r',
                     b't' => b'\t',
-                    other => other,
+                    b'"' => b'"',
+                    b'\\' => b'\\',
+                    _ => return Err(ParseError::NonCanonicalString { offset: self.pos - 2 }),
                 }),
+                b'\n' | b'\r' | b'\t' => return Err(ParseError::NonCanonicalString { offset: self.pos - 1 }),
                 other => bytes.push(other),
             }
         }

@@ -49,6 +49,8 @@ fn rejects_malformed_input() {
         ("Derive([(\"out\",\"\",\"sha256\",\"zz\")],[],[],\"\",\"\",[],[])", "invalid hash"),
         ("Derive([(\"out\",\"\",\"r:sha256\",\"\")],[],[],\"\",\"\",[],[])", "content-addressed"),
         ("Derive([],[],[],\"\",\"\",[\"a\" ],[])", "expected `,` or `]`"),
+        ("Derive([],[],[],\"a\rb\",\"\",[],[])", "string at byte 18 is not in Nix's canonical form"),
+        ("Derive([],[],[],\"a\\qb\",\"\",[],[])", "string at byte 18 is not in Nix's canonical form"),
     ];
     for (text, message) in cases {
         let err = Derivation::parse(text.as_bytes(), &dir()).unwrap_err().to_string();

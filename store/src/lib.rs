@@ -13,11 +13,21 @@ This crate knows nothing about the Nix language: the evaluator (`kiln-eval`)
 produces derivations and hands them here.
 */
 
+#[cfg(feature = "runtime")]
+pub mod db;
 #[cfg(target_os = "linux")]
 pub mod build;
 pub mod derivation;
 pub mod hash;
+#[cfg(feature = "runtime")]
+pub mod layout;
+#[cfg(feature = "runtime")]
+pub mod lock;
 pub mod nar;
+#[cfg(feature = "runtime")]
+pub mod realise;
 #[cfg(target_os = "linux")]
 pub mod sandbox;
+#[cfg(feature = "runtime")]
+pub mod store;
 pub mod store_path;

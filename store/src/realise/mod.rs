@@ -1,0 +1,34 @@
+//! Turning the results of builds and fetches into valid store paths.
+//!
+//! A build or a fetch writes its outputs somewhere under the store's
+//! `tmp/` ([`crate::store::Store::scratch_path`]). Registration then, for
+//! each output:
+//!
+//! 1. [`canonicalise`]s it: fixed permissions, modification time 1, no
+//!    setuid/setgid/sticky bits, no special files;
+//! 2. serialises it as a NAR once ([`sink`]), computing the NAR hash and
+//!    size and [`scan`]ning for references to the input closure and to the
+//!    outputs themselves;
+//! 3. for a fixed output, checks the declared hash, and refuses the whole
+//!    registration on a mismatch ([`HashMismatch`]);
+//! 4. renames it into `store/` (same file system, so atomic), syncs it, and
+//!    records every output in one database transaction
+//!    ([`crate::store::Store::register_outputs`]).
+//!
+//! Nothing is valid until that transaction commits. A process killed
+//! before leaves at most an unregistered object in `store/`, which the
+//! next [`crate::store::Store::open`] removes; killed after, the paths are
+//! valid. The caller holds the [`crate::lock::PathLock`] of every output
+//! from before it starts producing them until registration returns.
+//!
+//! Running builders and fetchers is not this module's business.
+
+pub mod canonicalise;
+mod register;
+pub mod scan;
+pub mod sink;
+
+pub use canonicalise::{CanonicaliseError, canonicalise};
+pub use register::{HashMismatch, PendingOutput, RegisterError, Registration};
+pub use scan::RefScanner;
+pub use sink::{NarSummary, summarise};

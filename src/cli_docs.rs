@@ -24,11 +24,17 @@ pub fn render() -> String {
 
 fn render_command(out: &mut String, command: &clap::Command, path: &str) {
     let level = path.split(' ').count().min(4);
-    out.push_str(&format!("\n{} `{path}`\n\n```text\n", "#".repeat(level + 1)));
+    out.push_str(&format!(
+        "\n{} `{path}`\n\n```text\n",
+        "#".repeat(level + 1)
+    ));
     let help = command.clone().render_long_help().to_string();
     out.push_str(help.trim_end());
     out.push_str("\n```\n");
-    for sub in command.get_subcommands().filter(|s| s.get_name() != "help" && !s.is_hide_set()) {
+    for sub in command
+        .get_subcommands()
+        .filter(|s| s.get_name() != "help" && !s.is_hide_set())
+    {
         render_command(out, sub, &format!("{path} {}", sub.get_name()));
     }
 }

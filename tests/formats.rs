@@ -17,14 +17,20 @@ fn sample_tree(root: &Path) {
     std::fs::write(root.join("a.txt"), "alpha\n").unwrap();
     std::fs::write(root.join("sub/deeper/b"), vec![7u8; 5000]).unwrap();
     std::fs::write(root.join("run.sh"), "#!/bin/sh\necho hi\n").unwrap();
-    let mut perms = std::fs::metadata(root.join("run.sh")).unwrap().permissions();
+    let mut perms = std::fs::metadata(root.join("run.sh"))
+        .unwrap()
+        .permissions();
     std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
     std::fs::set_permissions(root.join("run.sh"), perms).unwrap();
     std::os::unix::fs::symlink("a.txt", root.join("link")).unwrap();
 }
 
 fn kiln_nar_hash(path: &Path) -> Hash {
-    let text = run_ok_str(kiln().args(["hash", "path", "--type", "sha256", "--sri"]).arg(path));
+    let text = run_ok_str(
+        kiln()
+            .args(["hash", "path", "--type", "sha256", "--sri"])
+            .arg(path),
+    );
     Hash::parse(&text, None).unwrap()
 }
 
@@ -42,7 +48,9 @@ fn source_paths_match_nix_store_add() {
     for path in [&tree, &file] {
         let expected = run_ok_str(nix("nix-store").arg("--add").arg(path));
         let name = path.file_name().unwrap().to_str().unwrap();
-        let ours = dir.make_source_path(name, &kiln_nar_hash(path), &BTreeSet::new(), false).unwrap();
+        let ours = dir
+            .make_source_path(name, &kiln_nar_hash(path), &BTreeSet::new(), false)
+            .unwrap();
         assert_eq!(dir.display(&ours), expected, "{}", path.display());
     }
 }
@@ -68,14 +76,30 @@ fn fixed_output_paths_match_nix_store_add_fixed() {
             }
             let expected = run_ok_str(cmd.arg(algo.name()).arg(path));
             let (method, hash) = if recursive {
-                let text = run_ok_str(kiln().args(["hash", "path", "--type", algo.name(), "--base32"]).arg(path));
-                (FileIngestionMethod::Recursive, Hash::parse(&text, Some(algo)).unwrap())
+                let text = run_ok_str(
+                    kiln()
+                        .args(["hash", "path", "--type", algo.name(), "--base32"])
+                        .arg(path),
+                );
+                (
+                    FileIngestionMethod::Recursive,
+                    Hash::parse(&text, Some(algo)).unwrap(),
+                )
             } else {
-                let text = run_ok_str(kiln().args(["hash", "file", "--type", algo.name(), "--base16"]).arg(path));
-                (FileIngestionMethod::Flat, Hash::parse(&text, Some(algo)).unwrap())
+                let text = run_ok_str(
+                    kiln()
+                        .args(["hash", "file", "--type", algo.name(), "--base16"])
+                        .arg(path),
+                );
+                (
+                    FileIngestionMethod::Flat,
+                    Hash::parse(&text, Some(algo)).unwrap(),
+                )
             };
             let name = path.file_name().unwrap().to_str().unwrap();
-            let ours = dir.make_fixed_output_path(name, method, &hash, &BTreeSet::new(), false).unwrap();
+            let ours = dir
+                .make_fixed_output_path(name, method, &hash, &BTreeSet::new(), false)
+                .unwrap();
             assert_eq!(dir.display(&ours), expected, "{algo} recursive={recursive}");
         }
     }
@@ -103,16 +127,41 @@ fn hashes_match_nix_hash() {
             let sub = if flat { "file" } else { "path" };
             for (ours, theirs) in [("--base16", None), ("--base32", Some("--base32"))] {
                 let mut nix_cmd = nix("nix-hash");
-                nix_cmd.args(["--type", algo.name()]).args(theirs).args(flat.then_some("--flat"));
+                nix_cmd
+                    .args(["--type", algo.name()])
+                    .args(theirs)
+                    .args(flat.then_some("--flat"));
                 let expected = run_ok_str(nix_cmd.arg(path));
-                let got = run_ok_str(kiln().args(["hash", sub, "--type", algo.name(), ours]).arg(path));
-                assert_eq!(got, expected, "nix-hash {algo} {ours} flat={flat} {}", path.display());
+                let got = run_ok_str(
+                    kiln()
+                        .args(["hash", sub, "--type", algo.name(), ours])
+                        .arg(path),
+                );
+                assert_eq!(
+                    got,
+                    expected,
+                    "nix-hash {algo} {ours} flat={flat} {}",
+                    path.display()
+                );
             }
             // `nix hash path|file` knows every encoding.
             for encoding in ["--base16", "--base32", "--base64", "--sri"] {
-                let expected = run_ok_str(nix_command().args(["hash", sub, "--type", algo.name(), encoding]).arg(path));
-                let got = run_ok_str(kiln().args(["hash", sub, "--type", algo.name(), encoding]).arg(path));
-                assert_eq!(got, expected, "nix hash {sub} {algo} {encoding} {}", path.display());
+                let expected = run_ok_str(
+                    nix_command()
+                        .args(["hash", sub, "--type", algo.name(), encoding])
+                        .arg(path),
+                );
+                let got = run_ok_str(
+                    kiln()
+                        .args(["hash", sub, "--type", algo.name(), encoding])
+                        .arg(path),
+                );
+                assert_eq!(
+                    got,
+                    expected,
+                    "nix hash {sub} {algo} {encoding} {}",
+                    path.display()
+                );
             }
         }
     }
@@ -125,11 +174,33 @@ fn hash_convert_matches_nix_hash() {
     }
     for algo in HashAlgo::ALL {
         let hash = Hash::digest(algo, b"convert me");
-        let conversions = [("--base16", "to-base16"), ("--base32", "to-base32"), ("--base64", "to-base64"), ("--sri", "to-sri")];
+        let conversions = [
+            ("--base16", "to-base16"),
+            ("--base32", "to-base32"),
+            ("--base64", "to-base64"),
+            ("--sri", "to-sri"),
+        ];
         for (flag, nix_verb) in conversions {
-            for input in [hash.encode(Encoding::Base16), hash.encode(Encoding::Nixbase32), hash.encode(Encoding::Base64)] {
-                let expected = run_ok_str(nix_command().args(["hash", nix_verb, "--type", algo.name(), &input]));
-                let got = run_ok_str(kiln().args(["hash", "convert", "--type", algo.name(), flag, &input]));
+            for input in [
+                hash.encode(Encoding::Base16),
+                hash.encode(Encoding::Nixbase32),
+                hash.encode(Encoding::Base64),
+            ] {
+                let expected = run_ok_str(nix_command().args([
+                    "hash",
+                    nix_verb,
+                    "--type",
+                    algo.name(),
+                    &input,
+                ]));
+                let got = run_ok_str(kiln().args([
+                    "hash",
+                    "convert",
+                    "--type",
+                    algo.name(),
+                    flag,
+                    &input,
+                ]));
                 assert_eq!(got, expected, "{algo} {flag} {input}");
             }
             let expected = run_ok_str(nix_command().args(["hash", nix_verb, &hash.to_sri()]));
@@ -151,7 +222,9 @@ fn instantiate_fixtures(src: &Path) -> Vec<String> {
     );
     // A derivation whose first output is not `out` prints as `<drv>!<output>`.
     let text = String::from_utf8(out).unwrap();
-    text.lines().map(|line| line.split('!').next().unwrap_or(line).to_owned()).collect()
+    text.lines()
+        .map(|line| line.split('!').next().unwrap_or(line).to_owned())
+        .collect()
 }
 
 #[test]
@@ -163,7 +236,11 @@ fn derivations_round_trip_and_hash_like_nix() {
     std::fs::write(tmp.path().join("hello.txt"), "hello\n").unwrap();
     sample_tree(&tmp.path().join("tree"));
     let drv_paths = instantiate_fixtures(tmp.path());
-    assert!(drv_paths.len() >= 30, "only {} derivations", drv_paths.len());
+    assert!(
+        drv_paths.len() >= 30,
+        "only {} derivations",
+        drv_paths.len()
+    );
     let dir = StoreDir::default();
     let read = |path: &StorePath| -> Result<Derivation, String> {
         let bytes = std::fs::read(dir.display(path)).map_err(|e| e.to_string())?;
@@ -173,7 +250,11 @@ fn derivations_round_trip_and_hash_like_nix() {
     for text in &drv_paths {
         let bytes = std::fs::read(text).unwrap();
         let drv = Derivation::parse(&bytes, &dir).unwrap_or_else(|e| panic!("{text}: {e}"));
-        assert_eq!(drv.to_aterm(&dir).as_bytes(), &bytes[..], "{text} does not re-print identically");
+        assert_eq!(
+            drv.to_aterm(&dir).as_bytes(),
+            &bytes[..],
+            "{text} does not re-print identically"
+        );
         let path = dir.parse(text).unwrap();
         assert_eq!(dir.display(&drv.drv_path(&dir).unwrap()), *text);
         hashes.insert_closure(&path, &dir, read).unwrap();
@@ -197,7 +278,11 @@ fn derivation_show_matches_nix_show_derivation() {
     let drv_paths = instantiate_fixtures(tmp.path());
     let expected = run_ok(
         nix("nix")
-            .args(["--extra-experimental-features", "nix-command", "show-derivation"])
+            .args([
+                "--extra-experimental-features",
+                "nix-command",
+                "show-derivation",
+            ])
             .args(&drv_paths),
     );
     let got = run_ok(kiln().args(["derivation", "show"]).args(&drv_paths));

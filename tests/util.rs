@@ -14,7 +14,8 @@ pub fn kiln() -> Command {
 /// Runs a command and returns its output, panicking (this is a test) if it
 /// cannot be spawned.
 pub fn run(cmd: &mut Command) -> Output {
-    cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
+    cmd.output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
 }
 
 /// Runs a command that must succeed and returns its stdout.
@@ -32,13 +33,19 @@ pub fn run_ok(cmd: &mut Command) -> Vec<u8> {
 
 /// Like [`run_ok`], returning stdout as a trimmed string.
 pub fn run_ok_str(cmd: &mut Command) -> String {
-    String::from_utf8(run_ok(cmd)).expect("utf-8 output").trim_end().to_owned()
+    String::from_utf8(run_ok(cmd))
+        .expect("utf-8 output")
+        .trim_end()
+        .to_owned()
 }
 
 /// Whether the real Nix is available. When it is not, differential tests
 /// print a notice and return early, unless `KILN_REQUIRE_NIX=1`, in which
 /// case they fail.
-#[expect(clippy::print_stderr, reason = "a skipped differential test must say so")]
+#[expect(
+    clippy::print_stderr,
+    reason = "a skipped differential test must say so"
+)]
 pub fn have_nix() -> bool {
     static HAVE: OnceLock<bool> = OnceLock::new();
     let have = *HAVE.get_or_init(|| {

@@ -52,10 +52,16 @@ impl Derivation {
         out.push(',');
         write_string(&mut out, &self.builder);
         out.push_str(",[");
-        write_list(&mut out, self.args.iter(), |out, arg| write_string(out, arg));
+        write_list(&mut out, self.args.iter(), |out, arg| {
+            write_string(out, arg)
+        });
         out.push_str("],[");
         write_list(&mut out, self.env.iter(), |out, (key, value)| {
-            let value = if mask_outputs && self.outputs.contains_key(key) { "" } else { value.as_str() };
+            let value = if mask_outputs && self.outputs.contains_key(key) {
+                ""
+            } else {
+                value.as_str()
+            };
             out.push('(');
             write_string(out, key);
             out.push(',');
@@ -67,7 +73,13 @@ impl Derivation {
     }
 }
 
-fn write_output(out: &mut String, name: &str, output: &DerivationOutput, store_dir: &StoreDir, mask: bool) {
+fn write_output(
+    out: &mut String,
+    name: &str,
+    output: &DerivationOutput,
+    store_dir: &StoreDir,
+    mask: bool,
+) {
     out.push('(');
     write_string(out, name);
     out.push(',');
@@ -87,7 +99,11 @@ fn write_output(out: &mut String, name: &str, output: &DerivationOutput, store_d
     out.push(')');
 }
 
-fn write_list<I: Iterator>(out: &mut String, items: I, mut write_item: impl FnMut(&mut String, I::Item)) {
+fn write_list<I: Iterator>(
+    out: &mut String,
+    items: I,
+    mut write_item: impl FnMut(&mut String, I::Item),
+) {
     for (i, item) in items.enumerate() {
         if i > 0 {
             out.push(',');

@@ -62,21 +62,25 @@ impl DrvHashes {
             }
             match drv {
                 Some(drv) => {
-                    self.insert(path, &drv, store_dir).map_err(ClosureError::Compute)?;
+                    self.insert(path, &drv, store_dir)
+                        .map_err(ClosureError::Compute)?;
                 }
                 None => {
                     let drv = read(&path).map_err(ClosureError::Read)?;
-                    let missing: Vec<StorePath> =
-                        drv.input_drvs.keys().filter(|p| !self.hashes.contains_key(*p)).cloned().collect();
+                    let missing: Vec<StorePath> = drv
+                        .input_drvs
+                        .keys()
+                        .filter(|p| !self.hashes.contains_key(*p))
+                        .cloned()
+                        .collect();
                     stack.push((path, Some(drv)));
                     stack.extend(missing.into_iter().map(|p| (p, None)));
                 }
             }
         }
-        self.hashes
-            .get(root)
-            .copied()
-            .ok_or_else(|| ClosureError::Compute(PathComputeError::MissingInput(store_dir.display(root))))
+        self.hashes.get(root).copied().ok_or_else(|| {
+            ClosureError::Compute(PathComputeError::MissingInput(store_dir.display(root)))
+        })
     }
 }
 
@@ -101,7 +105,11 @@ pub fn hash_modulo(
     if let Some(fixed) = drv.fixed_output() {
         let path = drv.outputs.get("out").and_then(|o| o.path.as_ref());
         let path = path.map(|p| store_dir.display(p)).unwrap_or_default();
-        let text = format!("fixed:out:{}:{}:{path}", fixed.algo_field(), fixed.hash.encode(Encoding::Base16));
+        let text = format!(
+            "fixed:out:{}:{}:{path}",
+            fixed.algo_field(),
+            fixed.hash.encode(Encoding::Base16)
+        );
         return Ok(Hash::sha256(text.as_bytes()));
     }
     let mut inputs: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
@@ -109,7 +117,13 @@ pub fn hash_modulo(
         let hash = known
             .get(path)
             .ok_or_else(|| PathComputeError::MissingInput(store_dir.display(path)))?;
-        inputs.entry(hash.encode(Encoding::Base16)).or_default().extend(outputs.iter().cloned());
+        inputs
+            .entry(hash.encode(Encoding::Base16))
+            .or_default()
+            .extend(outputs.iter().cloned());
     }
-    Ok(Hash::sha256(drv.to_aterm_with_inputs(store_dir, &inputs, mask_outputs).as_bytes()))
+    Ok(Hash::sha256(
+        drv.to_aterm_with_inputs(store_dir, &inputs, mask_outputs)
+            .as_bytes(),
+    ))
 }

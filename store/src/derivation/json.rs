@@ -22,7 +22,11 @@ impl Derivation {
             }
             outputs.insert(name.clone(), Value::Object(fields));
         }
-        let input_srcs: Vec<String> = self.input_srcs.iter().map(|p| store_dir.display(p)).collect();
+        let input_srcs: Vec<String> = self
+            .input_srcs
+            .iter()
+            .map(|p| store_dir.display(p))
+            .collect();
         let input_drvs: Map<String, Value> = self
             .input_drvs
             .iter()

@@ -113,7 +113,11 @@ impl Derivation {
     /// Returns every store path this derivation's `.drv` file refers to:
     /// input sources and input derivations.
     pub fn references(&self) -> BTreeSet<StorePath> {
-        self.input_srcs.iter().chain(self.input_drvs.keys()).cloned().collect()
+        self.input_srcs
+            .iter()
+            .chain(self.input_drvs.keys())
+            .cloned()
+            .collect()
     }
 
     /// Returns the store path of this derivation's `.drv` file (a text path
@@ -121,7 +125,11 @@ impl Derivation {
     pub fn drv_path(&self, store_dir: &StoreDir) -> Result<StorePath, PathComputeError> {
         let name = format!("{}.drv", self.name().unwrap_or_default());
         store_dir
-            .make_text_path(&name, self.to_aterm(store_dir).as_bytes(), &self.references())
+            .make_text_path(
+                &name,
+                self.to_aterm(store_dir).as_bytes(),
+                &self.references(),
+            )
             .map_err(|source| PathComputeError::BadName { name, source })
     }
 
@@ -130,9 +138,16 @@ impl Derivation {
     /// fixed outputs get their content-addressed path; otherwise every
     /// output is masked, the derivation hashed modulo its inputs, and each
     /// output's path made from that hash.
-    pub fn fill_output_paths(&mut self, store_dir: &StoreDir, hashes: &DrvHashes) -> Result<(), PathComputeError> {
+    pub fn fill_output_paths(
+        &mut self,
+        store_dir: &StoreDir,
+        hashes: &DrvHashes,
+    ) -> Result<(), PathComputeError> {
         let name = self.name().unwrap_or_default().to_owned();
-        let bad_name = |source| PathComputeError::BadName { name: name.clone(), source };
+        let bad_name = |source| PathComputeError::BadName {
+            name: name.clone(),
+            source,
+        };
         if let Some(fixed) = self.fixed_output().cloned() {
             let path = store_dir
                 .make_fixed_output_path(&name, fixed.method, &fixed.hash, &BTreeSet::new(), false)
@@ -152,7 +167,9 @@ impl Derivation {
         }
         let hash = hash_modulo(self, store_dir, hashes, true)?;
         for output in &names {
-            let path = store_dir.make_output_path(&hash, output, &name).map_err(bad_name)?;
+            let path = store_dir
+                .make_output_path(&hash, output, &name)
+                .map_err(bad_name)?;
             self.set_output_path(output, path, store_dir);
         }
         Ok(())

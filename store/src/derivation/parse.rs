@@ -72,7 +72,9 @@ pub enum ParseError {
         offset: usize,
     },
     /// A floating content-addressed output (hash algorithm without a hash).
-    #[error("output `{output}` is content-addressed without a fixed hash, which kiln does not support")]
+    #[error(
+        "output `{output}` is content-addressed without a fixed hash, which kiln does not support"
+    )]
     FloatingOutput {
         /// The output's name.
         output: String,
@@ -80,7 +82,9 @@ pub enum ParseError {
     /// A string written in a form Nix never writes (a raw newline, carriage
     /// return or tab, or a needless escape), which would not re-print
     /// identically.
-    #[error("string at byte {offset} is not in Nix's canonical form (raw control character or needless escape)")]
+    #[error(
+        "string at byte {offset} is not in Nix's canonical form (raw control character or needless escape)"
+    )]
     NonCanonicalString {
         /// The byte offset of the offending character.
         offset: usize,
@@ -96,7 +100,11 @@ pub enum ParseError {
 impl Derivation {
     /// Parses a `.drv` file's contents.
     pub fn parse(input: &[u8], store_dir: &StoreDir) -> Result<Derivation, ParseError> {
-        let mut parser = Parser { input, pos: 0, store_dir };
+        let mut parser = Parser {
+            input,
+            pos: 0,
+            store_dir,
+        };
         let drv = parser.derivation()?;
         if parser.pos != input.len() {
             return Err(ParseError::TrailingData { offset: parser.pos });
@@ -128,7 +136,15 @@ impl Parser<'_> {
         self.literal(b",", "`,`")?;
         let env = self.env()?;
         self.literal(b")", "`)`")?;
-        Ok(Derivation { outputs, input_drvs, input_srcs, platform, builder, args, env })
+        Ok(Derivation {
+            outputs,
+            input_drvs,
+            input_srcs,
+            platform,
+            builder,
+            args,
+            env,
+        })
     }
 
     fn outputs(&mut self) -> Result<BTreeMap<String, DerivationOutput>, ParseError> {
@@ -145,7 +161,11 @@ impl Parser<'_> {
             p.literal(b",", "`,`")?;
             let hash = p.string()?;
             p.literal(b")", "`)`")?;
-            let path = if path.is_empty() { None } else { Some(p.store_path(&path, path_offset)?) };
+            let path = if path.is_empty() {
+                None
+            } else {
+                Some(p.store_path(&path, path_offset)?)
+            };
             let fixed = fixed_hash(&name, &algo, &hash, offset)?;
             Ok((name, DerivationOutput { path, fixed }, offset))
         })?;
@@ -203,7 +223,11 @@ impl Parser<'_> {
         let mut set = BTreeSet::new();
         for item in items {
             if set.last().is_some_and(|last| *last >= item) {
-                return Err(ParseError::Unsorted { what, item: item.to_string(), offset });
+                return Err(ParseError::Unsorted {
+                    what,
+                    item: item.to_string(),
+                    offset,
+                });
             }
             set.insert(item);
         }
@@ -219,10 +243,17 @@ impl Parser<'_> {
     fn store_path(&self, text: &str, offset: usize) -> Result<StorePath, ParseError> {
         self.store_dir
             .parse(text)
-            .map_err(|source| ParseError::BadStorePath { text: text.to_owned(), offset, source })
+            .map_err(|source| ParseError::BadStorePath {
+                text: text.to_owned(),
+                offset,
+                source,
+            })
     }
 
-    fn list<T>(&mut self, mut item: impl FnMut(&mut Self) -> Result<T, ParseError>) -> Result<Vec<T>, ParseError> {
+    fn list<T>(
+        &mut self,
+        mut item: impl FnMut(&mut Self) -> Result<T, ParseError>,
+    ) -> Result<Vec<T>, ParseError> {
         self.literal(b"[", "`[`")?;
         let mut items = Vec::new();
         if self.peek() == Some(b']') {
@@ -234,7 +265,12 @@ impl Parser<'_> {
             match self.next_byte("`,` or `]`")? {
                 b',' => {}
                 b']' => return Ok(items),
-                _ => return Err(ParseError::Expected { expected: "`,` or `]`", offset: self.pos - 1 }),
+                _ => {
+                    return Err(ParseError::Expected {
+                        expected: "`,` or `]`",
+                        offset: self.pos - 1,
+                    });
+                }
             }
         }
     }
@@ -252,9 +288,17 @@ impl Parser<'_> {
                     b't' => b'\t',
                     b'"' => b'"',
                     b'\\' => b'\\',
-                    _ => return Err(ParseError::NonCanonicalString { offset: self.pos - 2 }),
+                    _ => {
+                        return Err(ParseError::NonCanonicalString {
+                            offset: self.pos - 2,
+                        });
+                    }
                 }),
-                b'\n' | b'\r' | b'\t' => return Err(ParseError::NonCanonicalString { offset: self.pos - 1 }),
+                b'\n' | b'\r' | b'\t' => {
+                    return Err(ParseError::NonCanonicalString {
+                        offset: self.pos - 1,
+                    });
+                }
                 other => bytes.push(other),
             }
         }
@@ -267,8 +311,14 @@ impl Parser<'_> {
                 self.pos += text.len();
                 Ok(())
             }
-            Some(_) => Err(ParseError::Expected { expected, offset: self.pos }),
-            None => Err(ParseError::UnexpectedEnd { expected, offset: self.pos }),
+            Some(_) => Err(ParseError::Expected {
+                expected,
+                offset: self.pos,
+            }),
+            None => Err(ParseError::UnexpectedEnd {
+                expected,
+                offset: self.pos,
+            }),
         }
     }
 
@@ -277,7 +327,10 @@ impl Parser<'_> {
     }
 
     fn next_byte(&mut self, expected: &'static str) -> Result<u8, ParseError> {
-        let byte = self.peek().ok_or(ParseError::UnexpectedEnd { expected, offset: self.pos })?;
+        let byte = self.peek().ok_or(ParseError::UnexpectedEnd {
+            expected,
+            offset: self.pos,
+        })?;
         self.pos += 1;
         Ok(byte)
     }
@@ -291,19 +344,30 @@ fn insert_sorted<K: Ord + ToString, V>(
     offset: usize,
 ) -> Result<(), ParseError> {
     if map.last_key_value().is_some_and(|(last, _)| *last >= key) {
-        return Err(ParseError::Unsorted { what, item: key.to_string(), offset });
+        return Err(ParseError::Unsorted {
+            what,
+            item: key.to_string(),
+            offset,
+        });
     }
     map.insert(key, value);
     Ok(())
 }
 
 /// Reads an output's `hashAlgo` and `hash` fields.
-fn fixed_hash(output: &str, algo: &str, hash: &str, offset: usize) -> Result<Option<FixedOutputHash>, ParseError> {
+fn fixed_hash(
+    output: &str,
+    algo: &str,
+    hash: &str,
+    offset: usize,
+) -> Result<Option<FixedOutputHash>, ParseError> {
     if algo.is_empty() && hash.is_empty() {
         return Ok(None);
     }
     if hash.is_empty() {
-        return Err(ParseError::FloatingOutput { output: output.to_owned() });
+        return Err(ParseError::FloatingOutput {
+            output: output.to_owned(),
+        });
     }
     let bad = || ParseError::BadOutputHash {
         output: output.to_owned(),
@@ -321,5 +385,8 @@ fn fixed_hash(output: &str, algo: &str, hash: &str, offset: usize) -> Result<Opt
     if parsed.encode(Encoding::Base16) != hash {
         return Err(bad());
     }
-    Ok(Some(FixedOutputHash { method, hash: parsed }))
+    Ok(Some(FixedOutputHash {
+        method,
+        hash: parsed,
+    }))
 }

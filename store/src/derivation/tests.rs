@@ -21,12 +21,18 @@ fn round_trips_nix_output() {
 fn computes_paths_like_nix() {
     let input = Derivation::parse(INPUT_DRV.as_bytes(), &dir()).unwrap();
     let input_path = input.drv_path(&dir()).unwrap();
-    assert_eq!(dir().display(&input_path), "/nix/store/y241m127df171081azcyfdp1ar5sz4r9-a.drv");
+    assert_eq!(
+        dir().display(&input_path),
+        "/nix/store/y241m127df171081azcyfdp1ar5sz4r9-a.drv"
+    );
     let mut hashes = DrvHashes::new();
     hashes.insert(input_path, &input, &dir()).unwrap();
 
     let drv = Derivation::parse(NIX_DRV.as_bytes(), &dir()).unwrap();
-    assert_eq!(dir().display(&drv.drv_path(&dir()).unwrap()), "/nix/store/yh78858mr7gbd5d8d090p3kza824q78i-x.drv");
+    assert_eq!(
+        dir().display(&drv.drv_path(&dir()).unwrap()),
+        "/nix/store/yh78858mr7gbd5d8d090p3kza824q78i-x.drv"
+    );
     let mut recomputed = drv.clone();
     recomputed.fill_output_paths(&dir(), &hashes).unwrap();
     assert_eq!(recomputed, drv);
@@ -41,19 +47,51 @@ fn rejects_malformed_input() {
     let cases: &[(&str, &str)] = &[
         ("", "ends unexpectedly at byte 0"),
         ("Derive(", "ends unexpectedly at byte 7"),
-        ("Derivx([],[],[],\"\",\"\",[],[])", "expected `Derive(` at byte 0"),
-        ("Derive([],[],[],\"\",\"\",[],[])x", "unexpected data after the derivation at byte 28"),
-        ("Derive([],[],[\"/tmp/x\"],\"\",\"\",[],[])", "not a valid store path"),
-        ("Derive([],[],[],\"\",\"\",[],[(\"b\",\"\"),(\"a\",\"\")])", "environment variable `a`"),
-        ("Derive([],[],[],\"\",\"\",[],[(\"a\",\"\"),(\"a\",\"\")])", "out of order or repeated"),
-        ("Derive([(\"out\",\"\",\"sha256\",\"zz\")],[],[],\"\",\"\",[],[])", "invalid hash"),
-        ("Derive([(\"out\",\"\",\"r:sha256\",\"\")],[],[],\"\",\"\",[],[])", "content-addressed"),
-        ("Derive([],[],[],\"\",\"\",[\"a\" ],[])", "expected `,` or `]`"),
-        ("Derive([],[],[],\"a\rb\",\"\",[],[])", "string at byte 18 is not in Nix's canonical form"),
-        ("Derive([],[],[],\"a\\qb\",\"\",[],[])", "string at byte 18 is not in Nix's canonical form"),
+        (
+            "Derivx([],[],[],\"\",\"\",[],[])",
+            "expected `Derive(` at byte 0",
+        ),
+        (
+            "Derive([],[],[],\"\",\"\",[],[])x",
+            "unexpected data after the derivation at byte 28",
+        ),
+        (
+            "Derive([],[],[\"/tmp/x\"],\"\",\"\",[],[])",
+            "not a valid store path",
+        ),
+        (
+            "Derive([],[],[],\"\",\"\",[],[(\"b\",\"\"),(\"a\",\"\")])",
+            "environment variable `a`",
+        ),
+        (
+            "Derive([],[],[],\"\",\"\",[],[(\"a\",\"\"),(\"a\",\"\")])",
+            "out of order or repeated",
+        ),
+        (
+            "Derive([(\"out\",\"\",\"sha256\",\"zz\")],[],[],\"\",\"\",[],[])",
+            "invalid hash",
+        ),
+        (
+            "Derive([(\"out\",\"\",\"r:sha256\",\"\")],[],[],\"\",\"\",[],[])",
+            "content-addressed",
+        ),
+        (
+            "Derive([],[],[],\"\",\"\",[\"a\" ],[])",
+            "expected `,` or `]`",
+        ),
+        (
+            "Derive([],[],[],\"a\rb\",\"\",[],[])",
+            "string at byte 18 is not in Nix's canonical form",
+        ),
+        (
+            "Derive([],[],[],\"a\\qb\",\"\",[],[])",
+            "string at byte 18 is not in Nix's canonical form",
+        ),
     ];
     for (text, message) in cases {
-        let err = Derivation::parse(text.as_bytes(), &dir()).unwrap_err().to_string();
+        let err = Derivation::parse(text.as_bytes(), &dir())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains(message), "{text:?}: {err}");
     }
 }

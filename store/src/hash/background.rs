@@ -29,12 +29,18 @@ pub fn hash_with<T, E>(
     let (empty_tx, empty_rx) = sync_channel::<Vec<u8>>(DEPTH + 2);
     std::thread::scope(|scope| {
         let hashing = scope.spawn(move || consume(algo, &full_rx, &empty_tx));
-        let mut writer = ChannelWriter { buf: Vec::with_capacity(CHUNK), full: Some(full_tx), empty: empty_rx };
+        let mut writer = ChannelWriter {
+            buf: Vec::with_capacity(CHUNK),
+            full: Some(full_tx),
+            empty: empty_rx,
+        };
         let produced = produce(&mut writer);
         let finished = writer.finish();
         // The hashing thread only ends when the sending side is dropped,
         // which `finish` did; it cannot panic on data.
-        let hash = hashing.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        let hash = hashing
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         let value = produced?;
         finished.map_err(|_| ()).ok();
         Ok((hash, value))
@@ -61,15 +67,27 @@ struct ChannelWriter {
 
 impl ChannelWriter {
     fn send(&mut self) -> io::Result<()> {
-        let next = self.empty.try_recv().unwrap_or_else(|_| Vec::with_capacity(CHUNK));
+        let next = self
+            .empty
+            .try_recv()
+            .unwrap_or_else(|_| Vec::with_capacity(CHUNK));
         let full = std::mem::replace(&mut self.buf, next);
-        let sender = self.full.as_ref().ok_or_else(|| io::Error::other("hashing thread is gone"))?;
-        sender.send(full).map_err(|_| io::Error::other("hashing thread is gone"))
+        let sender = self
+            .full
+            .as_ref()
+            .ok_or_else(|| io::Error::other("hashing thread is gone"))?;
+        sender
+            .send(full)
+            .map_err(|_| io::Error::other("hashing thread is gone"))
     }
 
     /// Sends what is left and closes the channel.
     fn finish(mut self) -> io::Result<()> {
-        let result = if self.buf.is_empty() { Ok(()) } else { self.send() };
+        let result = if self.buf.is_empty() {
+            Ok(())
+        } else {
+            self.send()
+        };
         self.full = None;
         result
     }
@@ -98,7 +116,10 @@ mod tests {
     #[test]
     fn same_hash_as_one_thread() {
         let data: Vec<u8> = (0..5_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
-        let (hash, n) = hash_with(HashAlgo::Sha256, |w| w.write_all(&data).map(|()| data.len())).unwrap();
+        let (hash, n) = hash_with(HashAlgo::Sha256, |w| {
+            w.write_all(&data).map(|()| data.len())
+        })
+        .unwrap();
         assert_eq!(n, data.len());
         assert_eq!(hash, Hash::sha256(&data));
         let (empty, ()) = hash_with(HashAlgo::Sha1, |_| Ok::<_, io::Error>(())).unwrap();

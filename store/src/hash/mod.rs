@@ -38,7 +38,12 @@ pub enum HashAlgo {
 
 impl HashAlgo {
     /// Every algorithm, in Nix's order.
-    pub const ALL: [HashAlgo; 4] = [HashAlgo::Md5, HashAlgo::Sha1, HashAlgo::Sha256, HashAlgo::Sha512];
+    pub const ALL: [HashAlgo; 4] = [
+        HashAlgo::Md5,
+        HashAlgo::Sha1,
+        HashAlgo::Sha256,
+        HashAlgo::Sha512,
+    ];
 
     /// Returns the digest length in bytes.
     pub const fn size(self) -> usize {
@@ -129,7 +134,10 @@ impl Hash {
     /// Wraps raw digest bytes, which must have the algorithm's length.
     pub fn from_bytes(algo: HashAlgo, digest: &[u8]) -> Result<Hash, WrongLength> {
         if digest.len() != algo.size() {
-            return Err(WrongLength { algo, got: digest.len() });
+            return Err(WrongLength {
+                algo,
+                got: digest.len(),
+            });
         }
         let mut bytes = [0u8; 64];
         bytes[..digest.len()].copy_from_slice(digest);

@@ -34,7 +34,11 @@ pub enum DecodeError {
 
 /// Returns the length of the nixbase32 encoding of `bytes` bytes.
 pub const fn encoded_len(bytes: usize) -> usize {
-    if bytes == 0 { 0 } else { (bytes * 8 - 1) / 5 + 1 }
+    if bytes == 0 {
+        0
+    } else {
+        (bytes * 8 - 1) / 5 + 1
+    }
 }
 
 /// Returns the number of bytes a nixbase32 text of `chars` characters holds
@@ -63,14 +67,20 @@ pub fn decode(text: &str) -> Result<Vec<u8>, DecodeError> {
     let size = decoded_len(text.len());
     let mut out = vec![0u8; size];
     for (position, character) in text.chars().enumerate() {
-        let digit = digit_of(character).ok_or(DecodeError::InvalidCharacter { character, position })?;
+        let digit = digit_of(character).ok_or(DecodeError::InvalidCharacter {
+            character,
+            position,
+        })?;
         // The last character holds the lowest bits.
         let n = text.len() - 1 - position;
         let bit = n * 5;
         let i = bit / 8;
         let j = bit % 8;
         let value = u16::from(digit) << j;
-        let overflow = || DecodeError::Overflow { text: text.to_owned(), bytes: size };
+        let overflow = || DecodeError::Overflow {
+            text: text.to_owned(),
+            bytes: size,
+        };
         match out.get_mut(i) {
             Some(byte) => *byte |= (value & 0xff) as u8,
             None if value != 0 => return Err(overflow()),
@@ -89,7 +99,10 @@ pub fn decode(text: &str) -> Result<Vec<u8>, DecodeError> {
 /// Returns the digit value of a nixbase32 character.
 pub fn digit_of(character: char) -> Option<u8> {
     let byte = u8::try_from(character).ok()?;
-    ALPHABET.iter().position(|c| *c == byte).and_then(|p| u8::try_from(p).ok())
+    ALPHABET
+        .iter()
+        .position(|c| *c == byte)
+        .and_then(|p| u8::try_from(p).ok())
 }
 
 /// Whether every character of `text` is in the nixbase32 alphabet.
@@ -107,14 +120,27 @@ mod tests {
         assert_eq!(encode(&[]), "");
         assert_eq!(encode(&[0x1f]), "0z");
         // sha256("") as Nix prints it with --base32.
-        let empty = hex::decode("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855").unwrap();
-        assert_eq!(encode(&empty), "0mdqa9w1p6cmli6976v4wi0sw9r4p5prkj7lzfd1877wk11c9c73");
-        assert_eq!(decode("0mdqa9w1p6cmli6976v4wi0sw9r4p5prkj7lzfd1877wk11c9c73").unwrap(), empty);
+        let empty = hex::decode("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+            .unwrap();
+        assert_eq!(
+            encode(&empty),
+            "0mdqa9w1p6cmli6976v4wi0sw9r4p5prkj7lzfd1877wk11c9c73"
+        );
+        assert_eq!(
+            decode("0mdqa9w1p6cmli6976v4wi0sw9r4p5prkj7lzfd1877wk11c9c73").unwrap(),
+            empty
+        );
     }
 
     #[test]
     fn rejects_bad_input() {
-        assert!(matches!(decode("0e"), Err(DecodeError::InvalidCharacter { character: 'e', position: 1 })));
+        assert!(matches!(
+            decode("0e"),
+            Err(DecodeError::InvalidCharacter {
+                character: 'e',
+                position: 1
+            })
+        ));
         // Two characters hold 10 bits but decode into one byte: the top bits must be zero.
         assert!(matches!(decode("z0"), Err(DecodeError::Overflow { .. })));
     }

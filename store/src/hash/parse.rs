@@ -13,7 +13,9 @@ pub enum ParseError {
     #[error(transparent)]
     UnknownAlgo(#[from] UnknownAlgo),
     /// A bare digest was given and no algorithm was known for it.
-    #[error("hash `{0}` does not say which algorithm made it; write it as `sha256:…` or in SRI form")]
+    #[error(
+        "hash `{0}` does not say which algorithm made it; write it as `sha256:…` or in SRI form"
+    )]
     MissingAlgo(String),
     /// The prefix and the expected algorithm disagree.
     #[error("hash `{text}` should be a {expected} hash")]
@@ -56,7 +58,10 @@ pub(super) fn parse(text: &str, expected: Option<HashAlgo>) -> Result<Hash, Pars
     let (algo, digest, is_sri) = split_prefix(text)?;
     let algo = match (algo, expected) {
         (Some(found), Some(wanted)) if found != wanted => {
-            return Err(ParseError::AlgoMismatch { text: text.to_owned(), expected: wanted });
+            return Err(ParseError::AlgoMismatch {
+                text: text.to_owned(),
+                expected: wanted,
+            });
         }
         (Some(found), _) => found,
         (None, Some(wanted)) => wanted,
@@ -82,7 +87,10 @@ fn split_prefix(text: &str) -> Result<(Option<HashAlgo>, &str, bool), ParseError
 /// Decodes a bare digest, telling its encoding by its length.
 fn decode_digest(text: &str, algo: HashAlgo, digest: &str) -> Result<Hash, ParseError> {
     let size = algo.size();
-    let bad = |encoding| ParseError::BadDigest { text: text.to_owned(), encoding };
+    let bad = |encoding| ParseError::BadDigest {
+        text: text.to_owned(),
+        encoding,
+    };
     let bytes = if digest.len() == size * 2 {
         hex::decode(digest).map_err(|_| bad("base16"))?
     } else if digest.len() == nixbase32::encoded_len(size) {
@@ -90,16 +98,24 @@ fn decode_digest(text: &str, algo: HashAlgo, digest: &str) -> Result<Hash, Parse
     } else if digest.len() == base64_len(size) {
         return decode_base64(text, algo, digest);
     } else {
-        return Err(ParseError::WrongLength { text: text.to_owned(), algo, got: digest.len() });
+        return Err(ParseError::WrongLength {
+            text: text.to_owned(),
+            algo,
+            got: digest.len(),
+        });
     };
     Hash::from_bytes(algo, &bytes).map_err(|_| bad("digest"))
 }
 
 /// Decodes a base64 digest, which must hold exactly the algorithm's size.
 fn decode_base64(text: &str, algo: HashAlgo, digest: &str) -> Result<Hash, ParseError> {
-    let bytes = BASE64
-        .decode(digest)
-        .map_err(|_| ParseError::BadDigest { text: text.to_owned(), encoding: "base64" })?;
-    Hash::from_bytes(algo, &bytes)
-        .map_err(|e| ParseError::WrongLength { text: text.to_owned(), algo, got: e.got })
+    let bytes = BASE64.decode(digest).map_err(|_| ParseError::BadDigest {
+        text: text.to_owned(),
+        encoding: "base64",
+    })?;
+    Hash::from_bytes(algo, &bytes).map_err(|e| ParseError::WrongLength {
+        text: text.to_owned(),
+        algo,
+        got: e.got,
+    })
 }

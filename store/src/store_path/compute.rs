@@ -40,9 +40,15 @@ impl fmt::Display for ContentAddress {
     /// Writes Nix's textual form, digests in nixbase32.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ContentAddress::Text(hash) => write!(f, "text:{}", hash.encode_with_algo(Encoding::Nixbase32)),
+            ContentAddress::Text(hash) => {
+                write!(f, "text:{}", hash.encode_with_algo(Encoding::Nixbase32))
+            }
             ContentAddress::Fixed(method, hash) => {
-                let r = if *method == FileIngestionMethod::Recursive { "r:" } else { "" };
+                let r = if *method == FileIngestionMethod::Recursive {
+                    "r:"
+                } else {
+                    ""
+                };
                 write!(f, "fixed:{r}{}", hash.encode_with_algo(Encoding::Nixbase32))
             }
         }
@@ -51,7 +57,12 @@ impl fmt::Display for ContentAddress {
 
 impl StoreDir {
     /// Nix's `makeStorePath`: the path for a type string, an inner hash and a name.
-    pub fn make_store_path(&self, path_type: &str, inner: &Hash, name: &str) -> Result<StorePath, ParseError> {
+    pub fn make_store_path(
+        &self,
+        path_type: &str,
+        inner: &Hash,
+        name: &str,
+    ) -> Result<StorePath, ParseError> {
         let fingerprint = format!(
             "{path_type}:{}:{}:{name}",
             inner.encode_with_algo(Encoding::Base16),
@@ -64,7 +75,12 @@ impl StoreDir {
     }
 
     /// Nix's `makeType`: the type string with references appended.
-    fn make_type(&self, base: &str, references: &BTreeSet<StorePath>, self_reference: bool) -> String {
+    fn make_type(
+        &self,
+        base: &str,
+        references: &BTreeSet<StorePath>,
+        self_reference: bool,
+    ) -> String {
         let mut out = base.to_owned();
         for reference in references {
             out.push(':');
@@ -126,7 +142,11 @@ impl StoreDir {
         if method == FileIngestionMethod::Recursive && hash.algo() == HashAlgo::Sha256 {
             return self.make_source_path(name, hash, references, self_reference);
         }
-        let r = if method == FileIngestionMethod::Recursive { "r:" } else { "" };
+        let r = if method == FileIngestionMethod::Recursive {
+            "r:"
+        } else {
+            ""
+        };
         let descriptor = format!("fixed:out:{r}{}:", hash.encode_with_algo(Encoding::Base16));
         self.make_store_path("output:out", &Hash::sha256(descriptor.as_bytes()), name)
     }
@@ -140,13 +160,20 @@ impl StoreDir {
     ) -> Result<StorePath, ParseError> {
         match address {
             ContentAddress::Text(hash) => self.make_text_path_from_hash(name, hash, references),
-            ContentAddress::Fixed(method, hash) => self.make_fixed_output_path(name, *method, hash, references, false),
+            ContentAddress::Fixed(method, hash) => {
+                self.make_fixed_output_path(name, *method, hash, references, false)
+            }
         }
     }
 
     /// The path of an input-addressed derivation output: `hash_modulo` is the
     /// derivation's hashDerivationModulo, `drv_name` its `name` attribute.
-    pub fn make_output_path(&self, hash_modulo: &Hash, output: &str, drv_name: &str) -> Result<StorePath, ParseError> {
+    pub fn make_output_path(
+        &self,
+        hash_modulo: &Hash,
+        output: &str,
+        drv_name: &str,
+    ) -> Result<StorePath, ParseError> {
         let name = output_path_name(drv_name, output);
         self.make_store_path(&format!("output:{output}"), hash_modulo, &name)
     }
@@ -154,5 +181,9 @@ impl StoreDir {
 
 /// The name of an output's store path: `name` for `out`, `name-<output>` otherwise.
 pub fn output_path_name(drv_name: &str, output: &str) -> String {
-    if output == "out" { drv_name.to_owned() } else { format!("{drv_name}-{output}") }
+    if output == "out" {
+        drv_name.to_owned()
+    } else {
+        format!("{drv_name}-{output}")
+    }
 }

@@ -74,7 +74,10 @@ pub fn validate_name(name: &str) -> Result<(), ParseError> {
         return Err(ParseError::NameTooLong(name.to_owned()));
     }
     if let Some(character) = name.chars().find(|c| !is_name_char(*c)) {
-        return Err(ParseError::BadNameCharacter { name: name.to_owned(), character });
+        return Err(ParseError::BadNameCharacter {
+            name: name.to_owned(),
+            character,
+        });
     }
     Ok(())
 }
@@ -96,7 +99,10 @@ impl StorePath {
     /// Makes a store path from a 20-byte digest and a name.
     pub fn from_digest(digest: &[u8; HASH_BYTES], name: &str) -> Result<StorePath, ParseError> {
         validate_name(name)?;
-        Ok(StorePath { hash_part: nixbase32::encode(digest), name: name.to_owned() })
+        Ok(StorePath {
+            hash_part: nixbase32::encode(digest),
+            name: name.to_owned(),
+        })
     }
 
     /// Parses a base name `<hash>-<name>`.
@@ -107,9 +113,14 @@ impl StorePath {
         if !nixbase32::is_valid(hash_part) {
             return Err(ParseError::BadHashPart(base.to_owned()));
         }
-        let name = rest.strip_prefix('-').ok_or_else(|| ParseError::MissingDash(base.to_owned()))?;
+        let name = rest
+            .strip_prefix('-')
+            .ok_or_else(|| ParseError::MissingDash(base.to_owned()))?;
         validate_name(name)?;
-        Ok(StorePath { hash_part: hash_part.to_owned(), name: name.to_owned() })
+        Ok(StorePath {
+            hash_part: hash_part.to_owned(),
+            name: name.to_owned(),
+        })
     }
 
     /// Returns the 32-character hash part.
@@ -178,7 +189,10 @@ impl StoreDir {
 
     /// Parses a full store path `<store dir>/<hash>-<name>` (nothing after it).
     pub fn parse(&self, path: &str) -> Result<StorePath, ParseError> {
-        let not_in_store = || ParseError::NotInStore { path: path.to_owned(), store_dir: self.0.clone() };
+        let not_in_store = || ParseError::NotInStore {
+            path: path.to_owned(),
+            store_dir: self.0.clone(),
+        };
         let base = path
             .strip_prefix(self.0.as_str())
             .and_then(|rest| rest.strip_prefix('/'))
@@ -192,7 +206,10 @@ impl StoreDir {
     /// Parses a path inside the store, returning the store path it belongs to
     /// and the rest (`/nix/store/<hash>-foo/bin/x` → (`…-foo`, `/bin/x`)).
     pub fn parse_prefix<'a>(&self, path: &'a str) -> Result<(StorePath, &'a str), ParseError> {
-        let not_in_store = || ParseError::NotInStore { path: path.to_owned(), store_dir: self.0.clone() };
+        let not_in_store = || ParseError::NotInStore {
+            path: path.to_owned(),
+            store_dir: self.0.clone(),
+        };
         let inner = path
             .strip_prefix(self.0.as_str())
             .and_then(|rest| rest.strip_prefix('/'))

@@ -17,7 +17,11 @@ produces derivations and hands them here.
 pub mod db;
 #[cfg(target_os = "linux")]
 pub mod build;
+#[cfg(all(feature = "fetch", feature = "unpack"))]
+pub mod builtins;
 pub mod derivation;
+#[cfg(feature = "fetch")]
+pub mod fetch;
 pub mod hash;
 #[cfg(feature = "runtime")]
 pub mod layout;
@@ -31,3 +35,5 @@ pub mod sandbox;
 #[cfg(feature = "runtime")]
 pub mod store;
 pub mod store_path;
+#[cfg(feature = "unpack")]
+pub mod unpack;

@@ -532,3 +532,132 @@ fn an_existing_output_is_not_touched() {
     assert!(matches!(error, UnpackError::Exists { .. }), "{error:?}");
     assert!(scratch.out().join("keep").exists());
 }
+
+/// Returns the NAR of `path`, to compare trees byte for byte.
+fn nar_of(path: &Path) -> Vec<u8> {
+    let mut nar = Vec::new();
+    crate::nar::dump(path, &mut nar).unwrap();
+    nar
+}
+
+fn have(tool: &str) -> bool {
+    std::process::Command::new(tool)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// A tree with the shapes real archives have: nested directories, plain
+/// and executable files, relative symlinks, a hard link.
+fn sample_tar() -> Vec<u8> {
+    tar(&[
+        T::Dir("./"),
+        T::Dir("./usr/"),
+        T::Dir("./usr/bin/"),
+        T::File("./usr/bin/demo", b"\x7fELF demo", 0o755),
+        T::Symlink("./usr/bin/demo-alias", "demo"),
+        T::Dir("./usr/share/doc/demo/"),
+        T::File("./usr/share/doc/demo/copyright", b"MIT", 0o644),
+        T::HardLink(
+            "./usr/share/doc/demo/LICENSE",
+            "./usr/share/doc/demo/copyright",
+        ),
+        T::Symlink("./usr/share/doc/demo/up", "../../../bin/../share"),
+    ])
+}
+
+#[test]
+fn matches_dpkg_deb() {
+    if !have("dpkg-deb") {
+        eprintln!("note: dpkg-deb not found; skipping");
+        return;
+    }
+    let archive = deb("data.tar.xz", &xz(&sample_tar()));
+    let scratch = Scratch::new();
+    scratch
+        .unpack("demo.deb", &archive, &UnpackOptions::default())
+        .unwrap();
+    let theirs = scratch.dir.path().join("dpkg");
+    let status = std::process::Command::new("dpkg-deb")
+        .arg("-x")
+        .arg(scratch.dir.path().join("demo.deb"))
+        .arg(&theirs)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(
+        nar_of(&scratch.out()) == nar_of(&theirs),
+        "kiln and dpkg-deb -x differ"
+    );
+}
+
+#[test]
+fn matches_gnu_tar() {
+    if !have("tar") {
+        eprintln!("note: tar not found; skipping");
+        return;
+    }
+    let scratch = Scratch::new();
+    scratch
+        .unpack(
+            "demo.tar.gz",
+            &gzip(&sample_tar()),
+            &UnpackOptions::default(),
+        )
+        .unwrap();
+    let theirs = scratch.dir.path().join("gnu");
+    fs_err::create_dir(&theirs).unwrap();
+    let status = std::process::Command::new("tar")
+        .arg("-xzf")
+        .arg(scratch.dir.path().join("demo.tar.gz"))
+        .arg("-C")
+        .arg(&theirs)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(
+        nar_of(&scratch.out()) == nar_of(&theirs),
+        "kiln and GNU tar differ"
+    );
+}
+
+/// Unpacks every real `.deb` in the directory `KILN_TEST_DEBS` (fetch some
+/// with `apt-get download dash coreutils tzdata`) with kiln and with
+/// `dpkg-deb -x`, and compares the trees as NARs.
+#[test]
+#[ignore = "needs real .debs: KILN_TEST_DEBS=dir cargo test -p kiln-store real_debs -- --ignored"]
+fn real_debs_match_dpkg_deb() {
+    let dir = PathBuf::from(
+        std::env::var_os("KILN_TEST_DEBS").expect("KILN_TEST_DEBS names a directory of .debs"),
+    );
+    let mut debs: Vec<_> = fs_err::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "deb"))
+        .collect();
+    debs.sort();
+    assert!(!debs.is_empty(), "no .deb in {}", dir.display());
+    for deb in debs {
+        let scratch = tempfile::tempdir().unwrap();
+        let ours = scratch.path().join("kiln");
+        let options = UnpackOptions {
+            allow_absolute_symlinks: true,
+            ..Default::default()
+        };
+        let name = deb.file_name().unwrap().to_str().unwrap();
+        unpack(&deb, name, &ours, &options).unwrap();
+        let theirs = scratch.path().join("dpkg");
+        let status = std::process::Command::new("dpkg-deb")
+            .arg("-x")
+            .arg(&deb)
+            .arg(&theirs)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        assert!(
+            nar_of(&ours) == nar_of(&theirs),
+            "kiln and dpkg-deb -x differ on {name}"
+        );
+        eprintln!("{name}: same tree as dpkg-deb -x");
+    }
+}

@@ -32,6 +32,8 @@ pub(super) struct Tree {
     allow_absolute_symlinks: bool,
     nodes: HashMap<PathBuf, Node>,
     files: u64,
+    /// The copy buffer, reused for every file.
+    buf: Vec<u8>,
 }
 
 impl Tree {
@@ -56,6 +58,7 @@ impl Tree {
             allow_absolute_symlinks,
             nodes: HashMap::new(),
             files: 0,
+            buf: vec![0; 64 * 1024],
         })
     }
 
@@ -102,9 +105,8 @@ impl Tree {
             .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
             .open(&full)
             .map_err(|e| self.write_error(e))?;
-        let mut buf = vec![0; 64 * 1024];
         loop {
-            let n = match contents.read(&mut buf) {
+            let n = match contents.read(&mut self.buf) {
                 Ok(0) => break,
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -116,7 +118,10 @@ impl Tree {
                     });
                 }
             };
-            file.write_all(&buf[..n]).map_err(|e| self.write_error(e))?;
+            let chunk = self.buf.get(..n).unwrap_or_default();
+            if let Err(source) = file.write_all(chunk) {
+                return Err(self.write_error(source));
+            }
         }
         self.insert(path, Node::File);
         Ok(())

@@ -567,6 +567,10 @@ fn sample_tar() -> Vec<u8> {
 }
 
 #[test]
+#[expect(
+    clippy::print_stderr,
+    reason = "a skipped or long test says so, as the Nix differential tests do"
+)]
 fn matches_dpkg_deb() {
     if !have("dpkg-deb") {
         eprintln!("note: dpkg-deb not found; skipping");
@@ -592,6 +596,10 @@ fn matches_dpkg_deb() {
 }
 
 #[test]
+#[expect(
+    clippy::print_stderr,
+    reason = "a skipped or long test says so, as the Nix differential tests do"
+)]
 fn matches_gnu_tar() {
     if !have("tar") {
         eprintln!("note: tar not found; skipping");
@@ -626,6 +634,10 @@ fn matches_gnu_tar() {
 /// `dpkg-deb -x`, and compares the trees as NARs.
 #[test]
 #[ignore = "needs real .debs: KILN_TEST_DEBS=dir cargo test -p kiln-store real_debs -- --ignored"]
+#[expect(
+    clippy::print_stderr,
+    reason = "a skipped or long test says so, as the Nix differential tests do"
+)]
 fn real_debs_match_dpkg_deb() {
     let dir = PathBuf::from(
         std::env::var_os("KILN_TEST_DEBS").expect("KILN_TEST_DEBS names a directory of .debs"),

@@ -8,7 +8,7 @@
 //!   fixed output (`outputHash`, `outputHashAlgo`, `outputHashMode`).
 //! - `builtin:unpack-v1` (kiln's own) unpacks the archive at store path
 //!   `src` into a directory: `format` (optional, see
-//!   [`Format`](crate::unpack::Format)), `stripComponents` (optional),
+//!   [`Format`]), `stripComponents` (optional),
 //!   `allowAbsoluteSymlinks` (`"1"` for root filesystems). No network.
 //!
 //! Each name carries its version: a change in what a builtin produces gets

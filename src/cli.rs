@@ -29,4 +29,10 @@ pub enum Command {
     Eval(commands::eval::EvalArgs),
     /// Parse a Nix file and report syntax errors and undefined variables
     Parse(commands::parse::ParseArgs),
+    /// Show what the store records about paths, like `nix path-info`
+    PathInfo(commands::path_info::PathInfoArgs),
+    /// Add paths to the store and check it
+    Store(commands::store::StoreArgs),
+    /// Delete the store paths that no garbage-collector root needs
+    Gc(commands::gc::GcArgs),
 }

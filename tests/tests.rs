@@ -9,4 +9,5 @@ mod eval;
 mod formats;
 mod nar;
 mod sandbox;
+mod store;
 mod util;

@@ -2,9 +2,12 @@
 
 pub mod derivation;
 pub mod eval;
+pub mod gc;
 pub mod hash;
 pub mod nar;
 pub mod parse;
+pub mod path_info;
+pub mod store;
 
 use std::process::ExitCode;
 
@@ -18,5 +21,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Derivation(cmd) => derivation::run(cmd),
         Command::Eval(args) => eval::run(args),
         Command::Parse(args) => parse::run(args),
+        Command::PathInfo(args) => path_info::run(&args),
+        Command::Store(args) => store::run(args),
+        Command::Gc(args) => gc::run(&args),
     }
 }

@@ -1,0 +1,81 @@
+//! `kiln gc`: delete every store path that no root needs.
+
+use std::io::Write as _;
+use std::process::ExitCode;
+
+use clap::Args;
+use kiln_store::store::gc::GcOptions;
+
+use super::store::StoreOptions;
+
+/// Arguments of `kiln gc`.
+#[derive(Debug, Args)]
+pub struct GcArgs {
+    /// Print what would be deleted, and delete nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Keep this path and its closure as if it were a root (can be repeated)
+    #[arg(long, value_name = "PATH")]
+    pub keep: Vec<String>,
+    /// Which store
+    #[command(flatten)]
+    pub store: StoreOptions,
+}
+
+/// Runs `kiln gc`: prints each deleted path on stdout and a summary on
+/// stderr.
+#[expect(clippy::print_stderr, reason = "the summary goes to stderr")]
+pub fn run(args: &GcArgs) -> anyhow::Result<ExitCode> {
+    let store = args.store.open()?;
+    let keep = args
+        .keep
+        .iter()
+        .map(|text| store.resolve(text))
+        .collect::<Result<Vec<_>, _>>()?;
+    let report = store.collect_garbage(&GcOptions {
+        dry_run: args.dry_run,
+        keep,
+    })?;
+    let mut out = std::io::stdout().lock();
+    for (path, _) in &report.deleted {
+        writeln!(out, "{}", store.display(path))?;
+    }
+    let verb = if args.dry_run {
+        "would be deleted"
+    } else {
+        "deleted"
+    };
+    let freed = if args.dry_run { "would free" } else { "freed" };
+    eprintln!(
+        "{} store paths {verb}, {freed} {} ({} bytes); {} roots",
+        report.deleted.len(),
+        human_bytes(report.bytes_freed),
+        report.bytes_freed,
+        report.roots.len()
+    );
+    for link in &report.stale_roots {
+        let what = if args.dry_run {
+            "would remove"
+        } else {
+            "removed"
+        };
+        eprintln!("{what} stale root `{}`", link.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Formats a byte count with a binary unit (`1.5 MiB`).
+fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["bytes", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} bytes")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}

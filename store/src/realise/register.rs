@@ -68,6 +68,12 @@ impl fmt::Display for HashMismatch {
 
 impl std::error::Error for HashMismatch {}
 
+impl From<HashMismatch> for RegisterError {
+    fn from(mismatch: HashMismatch) -> Self {
+        RegisterError::HashMismatch(Box::new(mismatch))
+    }
+}
+
 /// Why outputs could not be registered. In every case nothing was
 /// registered.
 #[derive(Debug, thiserror::Error)]
@@ -88,8 +94,9 @@ pub enum RegisterError {
         source: WriteError,
     },
     /// A fixed output's hash is not the declared one.
+    /// (Boxed: two hashes would make every `Result` of this module large.)
     #[error(transparent)]
-    HashMismatch(#[from] HashMismatch),
+    HashMismatch(Box<HashMismatch>),
     /// A flat fixed output is not a single regular file.
     #[error("fixed output `{0}` has flat hashing, so it must be a regular file")]
     NotAFile(PathBuf),

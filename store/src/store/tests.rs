@@ -207,7 +207,7 @@ fn gc_keeps_the_closure_of_roots_and_deletes_the_rest() {
     let top = store
         .add_text(
             "top",
-            format!("{}", store.display(&leaf)).as_bytes(),
+            store.display(&leaf).as_bytes(),
             &[leaf.clone()].into(),
         )
         .unwrap()
@@ -239,10 +239,10 @@ fn gc_keeps_the_closure_of_roots_and_deletes_the_rest() {
             .iter()
             .map(|(p, _)| p.clone())
             .collect::<Vec<_>>(),
-        [junk.clone()]
+        std::slice::from_ref(&junk)
     );
     assert_eq!(report.bytes_freed, 4);
-    assert_eq!(report.stale_roots, [stale_root.clone()]);
+    assert_eq!(report.stale_roots, std::slice::from_ref(&stale_root));
     assert!(store.is_valid(&junk).unwrap());
 
     let report = store

@@ -16,7 +16,7 @@
 //! names; the logical store directory is recorded once and checked on open,
 //! because every hash in the database depends on it.
 //!
-//! - [`Db`]: an open database; reads in [`query`], writes in [`write`].
+//! - [`Db`]: an open database; its reads and writes are methods.
 //! - [`PathInfo`]: what is recorded about one valid path.
 //! - [`NewPath`]: what a registration supplies.
 

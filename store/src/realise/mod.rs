@@ -4,7 +4,7 @@
 //! `tmp/` ([`crate::store::Store::scratch_path`]). Registration then, for
 //! each output:
 //!
-//! 1. [`canonicalise`]s it: fixed permissions, modification time 1, no
+//! 1. [`canonicalise()`]s it: fixed permissions, modification time 1, no
 //!    setuid/setgid/sticky bits, no special files;
 //! 2. serialises it as a NAR once ([`sink`]), computing the NAR hash and
 //!    size and [`scan`]ning for references to the input closure and to the

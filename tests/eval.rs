@@ -21,12 +21,12 @@ fn entries(text: &str) -> Vec<String> {
         if line.starts_with('#') || line.trim().is_empty() {
             continue;
         }
-        if line.starts_with(' ') {
-            if let Some(last) = out.last_mut() {
-                last.push('\n');
-                last.push_str(line);
-                continue;
-            }
+        if line.starts_with(' ')
+            && let Some(last) = out.last_mut()
+        {
+            last.push('\n');
+            last.push_str(line);
+            continue;
         }
         out.push(line.to_owned());
     }
@@ -183,6 +183,7 @@ fn differential_against_nix_instantiate() {
     let gen_exprs = generated();
     count += gen_exprs.len();
     failures.extend(check_values(tmp.path(), "generated", &gen_exprs));
+    #[expect(clippy::print_stderr, reason = "the count is the test's report")]
     eprintln!(
         "differential: {count} expressions, {} mismatches",
         failures.len()

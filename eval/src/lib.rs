@@ -5,7 +5,7 @@ Source is parsed with `rnix` ([`syntax`]), lowered to a compact IR with
 every variable resolved to an environment slot ([`lower`]), and run by a
 tree-walking machine with memoised thunks ([`machine`]). Values
 ([`value`]) are cheap to clone; strings carry Nix's string context. The
-built-in functions live in [`builtins`], printing in [`print`].
+built-in functions live in [`builtins`], printing in [`mod@print`].
 
 The main entry point is [`Evaluator`]: evaluate a file or an expression,
 apply `--arg`s and an attribute path, and print the result exactly as

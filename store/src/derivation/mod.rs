@@ -5,7 +5,7 @@
 //! builder with its arguments, and the environment. This module reads and
 //! writes Nix's ATerm serialisation byte for byte ([`Derivation::parse`],
 //! [`Derivation::to_aterm`]), computes `hashDerivationModulo`
-//! ([`hash_modulo`]), the output paths and the `.drv` store path, and renders
+//! ([`hash_modulo()`]), the output paths and the `.drv` store path, and renders
 //! the JSON of `nix show-derivation`.
 //!
 //! Content-addressed ("floating") derivations are not supported: an output

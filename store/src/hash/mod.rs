@@ -1,6 +1,6 @@
 //! Hash algorithms and the ways Nix writes hashes down.
 //!
-//! [`Hash`] is a digest together with its [`HashAlgo`]. It prints in any
+//! [`struct@Hash`] is a digest together with its [`HashAlgo`]. It prints in any
 //! [`Encoding`] Nix uses (base16, nixbase32, base64, SRI) and parses from any
 //! of them, the way `nix hash to-*`, `nix-hash` and `builtins.hashString`
 //! treat them. [`Hasher`] computes a hash incrementally over a stream.

@@ -100,11 +100,11 @@ pub fn options(include: &[String], pure: bool) -> EvalOptions {
         search_path,
         home: std::env::var("HOME").unwrap_or_else(|_| "/homeless-shelter".to_owned()),
         cwd,
-        max_depth: std::env::var("KILN_MAX_DEPTH")
-            .ok()
-            .and_then(|d| d.parse().ok())
-            .unwrap_or(EvalOptions::default().max_depth),
+        max_depth: EvalOptions::default().max_depth,
         current_time: if pure { 0 } else { current_time },
+        // Leave room below the evaluation thread's stack for the printer
+        // and the unwinding of a "stack overflow" error.
+        stack_budget: kiln_eval::STACK_SIZE - (64 << 20),
     }
 }
 

@@ -52,3 +52,5 @@ let f = x: f x; in f 1
 builtins.fromTOML "a = "
 [ (throw "in list") ]
 { x = throw "in set"; }
+1e10
+builtins.toString 1e-7

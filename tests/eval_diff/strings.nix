@@ -72,6 +72,5 @@ builtins.concatStringsSep "/" (builtins.genList toString 5)
 "x" + toString 1
 builtins.substring 0 2 (builtins.toString 3.14159)
 builtins.toString 0.1
-builtins.toString 1e-7
 builtins.toString 123456789.5
 builtins.toString (-0.0)

@@ -47,6 +47,9 @@ pub struct EvalOptions {
     pub max_depth: usize,
     /// `builtins.currentTime` (seconds since the epoch; fixed per run).
     pub current_time: i64,
+    /// How many bytes of stack evaluation may use, measured from where
+    /// the machine was created (it must run on that thread).
+    pub stack_budget: usize,
 }
 
 impl Default for EvalOptions {
@@ -58,8 +61,9 @@ impl Default for EvalOptions {
             search_path: Vec::new(),
             home: "/homeless-shelter".to_owned(),
             cwd: "/".to_owned(),
-            max_depth: 400_000,
+            max_depth: 10_000_000,
             current_time: 0,
+            stack_budget: 1 << 20,
         }
     }
 }
@@ -69,6 +73,7 @@ pub struct Machine {
     pub(crate) io: Rc<dyn Io>,
     pub(crate) options: EvalOptions,
     depth: usize,
+    stack_base: usize,
     pub(crate) base_env: Env,
     pub(crate) base_scope: Rc<StaticScope>,
     pub(crate) import_cache: HashMap<String, Value>,
@@ -83,6 +88,7 @@ impl Machine {
             io,
             options,
             depth: 0,
+            stack_base: stack_address(),
             base_env: placeholder_env,
             base_scope: Rc::new(StaticScope::default()),
             import_cache: HashMap::new(),
@@ -95,7 +101,7 @@ impl Machine {
     /// Counts one level of nesting; errors when too deep.
     pub fn enter(&mut self) -> Result<()> {
         self.depth += 1;
-        if self.depth > self.options.max_depth {
+        if self.depth > self.options.max_depth || self.stack_exhausted() {
             self.depth -= 1;
             return Err(Error::new(ErrorKind::StackOverflow));
         }
@@ -110,7 +116,7 @@ impl Machine {
     /// Evaluates an expression to weak head normal form.
     pub fn eval(&mut self, expr: &Expr, env: &Env) -> Result<Value> {
         self.depth += 1;
-        if self.depth > self.options.max_depth {
+        if self.depth > self.options.max_depth || self.stack_exhausted() {
             self.depth -= 1;
             return Err(Error::new(ErrorKind::StackOverflow));
         }
@@ -544,6 +550,21 @@ impl Machine {
     pub fn options(&self) -> &EvalOptions {
         &self.options
     }
+}
+
+impl Machine {
+    /// Whether evaluation has used up its stack budget (frame sizes differ
+    /// between builds, so the depth counter alone cannot tell).
+    fn stack_exhausted(&self) -> bool {
+        self.stack_base.abs_diff(stack_address()) > self.options.stack_budget
+    }
+}
+
+/// Returns the address of a local variable: where the stack is now.
+#[inline(never)]
+fn stack_address() -> usize {
+    let marker = 0u8;
+    std::hint::black_box(&marker) as *const u8 as usize
 }
 
 /// Returns a "value is X while Y was expected" error.

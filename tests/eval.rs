@@ -154,6 +154,7 @@ fn diff_dir() -> &'static Path {
 }
 
 #[test]
+#[expect(clippy::print_stderr, reason = "the count is the test's report")]
 fn differential_against_nix_instantiate() {
     if !util::have_nix() {
         return;
@@ -183,7 +184,6 @@ fn differential_against_nix_instantiate() {
     let gen_exprs = generated();
     count += gen_exprs.len();
     failures.extend(check_values(tmp.path(), "generated", &gen_exprs));
-    #[expect(clippy::print_stderr, reason = "the count is the test's report")]
     eprintln!(
         "differential: {count} expressions, {} mismatches",
         failures.len()

@@ -13,12 +13,12 @@ This crate knows nothing about the Nix language: the evaluator (`kiln-eval`)
 produces derivations and hands them here.
 */
 
-#[cfg(feature = "runtime")]
-pub mod db;
 #[cfg(target_os = "linux")]
 pub mod build;
 #[cfg(all(feature = "fetch", feature = "unpack"))]
 pub mod builtins;
+#[cfg(feature = "runtime")]
+pub mod db;
 pub mod derivation;
 #[cfg(feature = "fetch")]
 pub mod fetch;

@@ -35,14 +35,15 @@ pub fn hash_with<T, E>(
             empty: empty_rx,
         };
         let produced = produce(&mut writer);
-        let finished = writer.finish();
+        // `finish` fails only when the hashing thread is gone, which can only
+        // be a panic, and `join` below resumes that panic.
+        let _ = writer.finish();
         // The hashing thread only ends when the sending side is dropped,
         // which `finish` did; it cannot panic on data.
         let hash = hashing
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         let value = produced?;
-        finished.map_err(|_| ()).ok();
         Ok((hash, value))
     })
 }

@@ -27,6 +27,8 @@ pub enum Command {
     Derivation(commands::derivation::DerivationCommand),
     /// Evaluate a Nix expression and print its value
     Eval(commands::eval::EvalArgs),
+    /// Evaluate to derivations and print their `.drv` paths, like `nix-instantiate`
+    Instantiate(commands::instantiate::InstantiateArgs),
     /// Parse a Nix file and report syntax errors and undefined variables
     Parse(commands::parse::ParseArgs),
     /// Show what the store records about paths, like `nix path-info`

@@ -12,13 +12,14 @@ apply `--arg`s and an attribute path, and print the result exactly as
 `nix-instantiate --eval` 2.8 does.
 
 The evaluator knows nothing about building: everything it needs from the
-world goes through the [`io::Io`] trait. `derivationStrict` is not
-implemented yet.
+world goes through the [`io::Io`] trait: `derivationStrict` writes `.drv`
+files through it, and [`drvs`] finds the derivations a value names.
 */
 
 #![forbid(unsafe_code)]
 
 pub mod builtins;
+pub mod drvs;
 pub mod error;
 pub mod io;
 pub mod lower;

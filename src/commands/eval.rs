@@ -5,7 +5,9 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::rc::Rc;
 
-use kiln_eval::{AutoArg, EvalOptions, Evaluator, OutputFormat, SearchPathEntry};
+use kiln_eval::io::Io;
+use kiln_eval::value::Attrs;
+use kiln_eval::{AutoArg, EvalOptions, Evaluator, OutputFormat, SearchPathEntry, Value};
 
 use crate::error::AlreadyReported;
 use crate::eval_io::CliIo;
@@ -25,6 +27,15 @@ pub struct EvalArgs {
     /// Leave source locations out of the XML output
     #[arg(long)]
     pub no_location: bool,
+    /// What to evaluate
+    #[command(flatten)]
+    pub source: SourceArgs,
+}
+
+/// What to evaluate and with which arguments: shared by the commands that
+/// evaluate (`eval`, `instantiate`, `build`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct SourceArgs {
     /// Evaluate this expression instead of a file
     #[arg(
         short = 'E',
@@ -120,23 +131,63 @@ fn pairs(flat: &[String]) -> impl Iterator<Item = (&String, &String)> {
     })
 }
 
-/// Evaluates and renders; errors come back already rendered.
-fn evaluate(args: &EvalArgs) -> Result<String, String> {
-    let opts = options(&args.include, args.pure);
+/// An evaluator with the values the arguments select.
+pub struct Loaded {
+    /// The evaluator, for forcing and printing the values.
+    pub evaluator: Evaluator,
+    /// One value per `-A` path (or the whole value), auto-called.
+    pub values: Vec<Value>,
+    /// The automatic arguments (`--arg`, `--argstr`).
+    pub auto_args: Rc<Attrs>,
+}
+
+/// Evaluates the file or expression, applies `--arg`s and selects the
+/// attribute paths; errors come back already rendered.
+pub fn load(source: &SourceArgs, io: Rc<dyn Io>, opts: EvalOptions) -> Result<Loaded, String> {
     let cwd = opts.cwd.clone();
-    let io = Rc::new(CliIo::new(&opts.store_dir));
     let mut ev = Evaluator::new(io, opts);
     let mut auto: Vec<(String, AutoArg)> = Vec::new();
-    auto.extend(pairs(&args.arg).map(|(n, e)| (n.clone(), AutoArg::Expr(e.clone()))));
-    auto.extend(pairs(&args.argstr).map(|(n, v)| (n.clone(), AutoArg::Str(v.clone()))));
+    auto.extend(pairs(&source.arg).map(|(n, e)| (n.clone(), AutoArg::Expr(e.clone()))));
+    auto.extend(pairs(&source.argstr).map(|(n, v)| (n.clone(), AutoArg::Str(v.clone()))));
     let render = |e: kiln_eval::Error| e.render();
-    let root = match (&args.expr, &args.file) {
+    let root = match (&source.expr, &source.file) {
         (Some(expr), _) => ev.eval_expr(expr, &cwd),
         (None, Some(file)) => ev.eval_file(&absolute(&cwd, file)),
         (None, None) => ev.eval_file(&absolute(&cwd, "default.nix")),
     }
     .map_err(render)?;
-    let auto_attrs = Rc::new(ev.auto_args(&auto).map_err(render)?);
+    let auto_args = Rc::new(ev.auto_args(&auto).map_err(render)?);
+    let paths = if source.attr.is_empty() {
+        vec![String::new()]
+    } else {
+        source.attr.clone()
+    };
+    let mut values = Vec::new();
+    for path in paths {
+        let v = ev.select_path(&root, &path, &auto_args).map_err(render)?;
+        let v = if auto.is_empty() {
+            v
+        } else {
+            ev.auto_call(&v, &auto_args).map_err(render)?
+        };
+        values.push(v);
+    }
+    Ok(Loaded {
+        evaluator: ev,
+        values,
+        auto_args,
+    })
+}
+
+/// Evaluates and renders; errors come back already rendered.
+fn evaluate(args: &EvalArgs) -> Result<String, String> {
+    let opts = options(&args.source.include, args.source.pure);
+    let io = Rc::new(CliIo::new(&opts.store_dir));
+    let Loaded {
+        evaluator: mut ev,
+        values,
+        ..
+    } = load(&args.source, io, opts)?;
     let format = if args.json {
         OutputFormat::Json
     } else if args.xml {
@@ -146,20 +197,9 @@ fn evaluate(args: &EvalArgs) -> Result<String, String> {
     } else {
         OutputFormat::Nix
     };
-    let paths = if args.attr.is_empty() {
-        vec![String::new()]
-    } else {
-        args.attr.clone()
-    };
     let mut out = String::new();
-    for path in paths {
-        let v = ev.select_path(&root, &path, &auto_attrs).map_err(render)?;
-        let v = if auto.is_empty() {
-            v
-        } else {
-            ev.auto_call(&v, &auto_attrs).map_err(render)?
-        };
-        out.push_str(&ev.render(&v, format, args.strict).map_err(render)?);
+    for v in values {
+        out.push_str(&ev.render(&v, format, args.strict).map_err(|e| e.render())?);
         if format == OutputFormat::Nix {
             out.push('\n');
         }

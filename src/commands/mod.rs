@@ -4,6 +4,7 @@ pub mod derivation;
 pub mod eval;
 pub mod gc;
 pub mod hash;
+pub mod instantiate;
 pub mod nar;
 pub mod parse;
 pub mod path_info;
@@ -20,6 +21,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Nar(cmd) => nar::run(cmd),
         Command::Derivation(cmd) => derivation::run(cmd),
         Command::Eval(args) => eval::run(args),
+        Command::Instantiate(args) => instantiate::run(args),
         Command::Parse(args) => parse::run(args),
         Command::PathInfo(args) => path_info::run(&args),
         Command::Store(args) => store::run(args),

@@ -21,6 +21,22 @@ pub enum CoerceMode {
     },
     /// As `toString`: also numbers, Booleans, null and lists.
     ToString,
+    /// As `toString`, with paths copied to the store (a derivation's
+    /// attributes).
+    ToStringCopy,
+}
+
+impl CoerceMode {
+    fn copies(self) -> bool {
+        matches!(
+            self,
+            CoerceMode::Interpolate { copy: true } | CoerceMode::ToStringCopy
+        )
+    }
+
+    fn coerces_more(self) -> bool {
+        matches!(self, CoerceMode::ToString | CoerceMode::ToStringCopy)
+    }
 }
 
 impl Machine {
@@ -35,7 +51,7 @@ impl Machine {
         match &v {
             Value::String(s) => Ok(s.clone()),
             Value::Path(p) => {
-                if mode == (CoerceMode::Interpolate { copy: true }) {
+                if mode.copies() {
                     let store_path = self.copy_path_to_store(p, pos)?;
                     let mut ctx = Context::new();
                     ctx.insert(store_path.clone());
@@ -54,7 +70,7 @@ impl Machine {
                     None => Err(Error::new(ErrorKind::CannotCoerce { got: "a set" }).at(pos)),
                 }
             }
-            other if mode == CoerceMode::ToString => self.coerce_more(other, pos),
+            other if mode.coerces_more() => self.coerce_more(other, mode, pos),
             other => Err(Error::new(ErrorKind::CannotCoerce {
                 got: other.type_desc(),
             })
@@ -62,7 +78,7 @@ impl Machine {
         }
     }
 
-    fn coerce_more(&mut self, v: &Value, pos: Pos) -> Result<Rc<NixString>> {
+    fn coerce_more(&mut self, v: &Value, mode: CoerceMode, pos: Pos) -> Result<Rc<NixString>> {
         let text = match v {
             Value::Bool(true) => "1".to_owned(),
             Value::Bool(false) | Value::Null => String::new(),
@@ -72,7 +88,7 @@ impl Machine {
                 let mut b = StringBuilder::new();
                 let n = items.len();
                 for (i, item) in items.iter().enumerate() {
-                    let s = self.coerce_to_string(item, CoerceMode::ToString, pos)?;
+                    let s = self.coerce_to_string(item, mode, pos)?;
                     b.push(&s);
                     let item = self.force(item)?;
                     let empty_list = matches!(&item, Value::List(l) if l.is_empty());

@@ -78,6 +78,8 @@ pub struct Machine {
     pub(crate) base_scope: Rc<StaticScope>,
     pub(crate) import_cache: HashMap<String, Value>,
     pub(crate) store_cache: HashMap<String, String>,
+    /// The derivations and texts this evaluation wrote.
+    pub(crate) derivations: crate::builtins::derivation::strict::DrvState,
 }
 
 impl Machine {
@@ -93,6 +95,7 @@ impl Machine {
             base_scope: Rc::new(StaticScope::default()),
             import_cache: HashMap::new(),
             store_cache: HashMap::new(),
+            derivations: Default::default(),
         };
         crate::builtins::install(&mut machine);
         machine

@@ -123,7 +123,17 @@ impl Derivation {
     /// Returns the store path of this derivation's `.drv` file (a text path
     /// named `<name>.drv` referring to its inputs).
     pub fn drv_path(&self, store_dir: &StoreDir) -> Result<StorePath, PathComputeError> {
-        let name = format!("{}.drv", self.name().unwrap_or_default());
+        self.drv_path_named(store_dir, self.name().unwrap_or_default())
+    }
+
+    /// Like [`Derivation::drv_path`], for a derivation whose name is not in
+    /// its environment (structured attributes keep it in `__json`).
+    pub fn drv_path_named(
+        &self,
+        store_dir: &StoreDir,
+        name: &str,
+    ) -> Result<StorePath, PathComputeError> {
+        let name = format!("{name}.drv");
         store_dir
             .make_text_path(
                 &name,
@@ -144,6 +154,18 @@ impl Derivation {
         hashes: &DrvHashes,
     ) -> Result<(), PathComputeError> {
         let name = self.name().unwrap_or_default().to_owned();
+        self.fill_output_paths_named(store_dir, hashes, &name)
+    }
+
+    /// Like [`Derivation::fill_output_paths`], for a derivation whose name
+    /// is not in its environment (structured attributes).
+    pub fn fill_output_paths_named(
+        &mut self,
+        store_dir: &StoreDir,
+        hashes: &DrvHashes,
+        name: &str,
+    ) -> Result<(), PathComputeError> {
+        let name = name.to_owned();
         let bad_name = |source| PathComputeError::BadName {
             name: name.clone(),
             source,

@@ -1,0 +1,77 @@
+//! String contexts as derivation inputs.
+//!
+//! A derivation's inputs come from the contexts of the strings in its
+//! attributes: a plain store path is an input source, `=<drv>` means the
+//! derivation itself with all its outputs (a `drvPath`), and
+//! `!<out>!<drv>` one output of it (an `outPath`).
+
+use crate::value::Context;
+
+/// The kinds of element a string context holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ContextElem {
+    /// A plain store path (a source, a `toFile` output).
+    Opaque(String),
+    /// A derivation and all its outputs (`=<drv>`).
+    AllOutputs(String),
+    /// One output of a derivation (`!<output>!<drv>`).
+    Output {
+        /// The output's name.
+        output: String,
+        /// The derivation's store path.
+        drv: String,
+    },
+}
+
+impl ContextElem {
+    /// Decodes Nix's string form of a context element.
+    pub fn parse(elem: &str) -> ContextElem {
+        if let Some(drv) = elem.strip_prefix('=') {
+            return ContextElem::AllOutputs(drv.to_owned());
+        }
+        if let Some((output, drv)) = elem.strip_prefix('!').and_then(|r| r.split_once('!')) {
+            return ContextElem::Output {
+                output: output.to_owned(),
+                drv: drv.to_owned(),
+            };
+        }
+        ContextElem::Opaque(elem.to_owned())
+    }
+
+    /// Encodes the element in Nix's string form.
+    pub fn encode(&self) -> String {
+        match self {
+            ContextElem::Opaque(p) => p.clone(),
+            ContextElem::AllOutputs(d) => format!("={d}"),
+            ContextElem::Output { output, drv } => format!("!{output}!{drv}"),
+        }
+    }
+}
+
+/// Decodes a whole context.
+pub fn decode_context(ctx: &Context) -> Vec<ContextElem> {
+    ctx.iter().map(|e| ContextElem::parse(e)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_every_kind() {
+        for text in [
+            "/nix/store/aaaa-src",
+            "=/nix/store/bbbb-x.drv",
+            "!dev!/nix/store/cccc-y.drv",
+        ] {
+            assert_eq!(ContextElem::parse(text).encode(), text);
+        }
+        assert_eq!(
+            ContextElem::parse("!out!/nix/store/d.drv"),
+            ContextElem::Output {
+                output: "out".into(),
+                drv: "/nix/store/d.drv".into()
+            }
+        );
+    }
+}

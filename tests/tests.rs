@@ -7,6 +7,7 @@
 
 mod eval;
 mod formats;
+mod instantiate;
 mod nar;
 mod sandbox;
 mod store;

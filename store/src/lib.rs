@@ -32,6 +32,8 @@ pub mod nar;
 pub mod realise;
 #[cfg(target_os = "linux")]
 pub mod sandbox;
+#[cfg(all(feature = "runtime", target_os = "linux"))]
+pub mod schedule;
 #[cfg(feature = "runtime")]
 pub mod store;
 pub mod store_path;

@@ -21,9 +21,14 @@
 //! valid. The caller holds the [`crate::lock::PathLock`] of every output
 //! from before it starts producing them until registration returns.
 //!
-//! Running builders and fetchers is not this module's business.
+//! [`job`] puts it together for one derivation: lock its outputs, run its
+//! builder (built-in or sandboxed), register; [`log`] keeps each build's
+//! log. Scheduling many derivations is [`crate::schedule`]'s business.
 
 pub mod canonicalise;
+#[cfg(target_os = "linux")]
+pub mod job;
+pub mod log;
 mod register;
 pub mod scan;
 pub mod sink;

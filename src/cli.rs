@@ -37,4 +37,7 @@ pub enum Command {
     Store(commands::store::StoreArgs),
     /// Delete the store paths that no garbage-collector root needs
     Gc(commands::gc::GcArgs),
+    /// Pin external package sets (Debian) into lock files that recipes load
+    #[command(subcommand)]
+    Lock(commands::lock::LockCommand),
 }

@@ -5,6 +5,7 @@ pub mod eval;
 pub mod gc;
 pub mod hash;
 pub mod instantiate;
+pub mod lock;
 pub mod nar;
 pub mod parse;
 pub mod path_info;
@@ -26,5 +27,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::PathInfo(args) => path_info::run(&args),
         Command::Store(args) => store::run(args),
         Command::Gc(args) => gc::run(&args),
+        Command::Lock(cmd) => lock::run(cmd),
     }
 }

@@ -18,6 +18,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::Args;
+use kiln_store::schedule::Graph;
 use kiln_store::store::Store;
 use kiln_store::store_path::StorePath;
 
@@ -44,6 +45,10 @@ pub struct BuildArgs {
     /// Make no result links (the outputs may then be garbage-collected)
     #[arg(long, conflicts_with = "out_link")]
     pub no_link: bool,
+    /// Write the derivations to the store and list what would be built
+    /// (on stderr), building nothing; print the `.drv` paths on stdout
+    #[arg(long)]
+    pub dry_run: bool,
     /// How to build
     #[command(flatten)]
     pub build: BuildFlags,
@@ -77,6 +82,9 @@ pub fn run(args: &BuildArgs) -> anyhow::Result<ExitCode> {
         }
         selected.push((drv, output));
     }
+    if args.dry_run {
+        return dry_run(&store, &roots);
+    }
     let (graph, code) = realise_roots(&store, &roots, &args.build)?;
     if code != ExitCode::SUCCESS {
         return code_or_reported(code);
@@ -95,6 +103,26 @@ pub fn run(args: &BuildArgs) -> anyhow::Result<ExitCode> {
             make_link(&store, &path, &link)?;
         }
         writeln!(out, "{}", store.display(&path))?;
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Lists the derivations that would be built; prints the roots.
+fn dry_run(store: &Store, roots: &[StorePath]) -> anyhow::Result<ExitCode> {
+    let graph = Graph::load(store, roots)?;
+    let needed: Vec<String> = graph
+        .needed()
+        .map(|(_, node)| store.display(&node.drv_path))
+        .collect();
+    let mut err = std::io::stderr().lock();
+    writeln!(err, "{} derivations would be built:", needed.len())?;
+    for drv in needed {
+        writeln!(err, "  {drv}")?;
+    }
+    let mut out = std::io::stdout().lock();
+    for root in roots {
+        writeln!(out, "{}", store.display(root))?;
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)

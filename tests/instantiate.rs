@@ -108,7 +108,9 @@ fn bad_derivations_fail_in_both() {
         }
         let stderr = String::from_utf8_lossy(&k.stderr);
         if !stderr.starts_with("error:") {
-            failures.push(format!("case {i}: kiln's error is not reported cleanly: {stderr}"));
+            failures.push(format!(
+                "case {i}: kiln's error is not reported cleanly: {stderr}"
+            ));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));

@@ -114,16 +114,26 @@ fn write_list<I: Iterator>(
 
 /// Writes a quoted, escaped ATerm string.
 pub(crate) fn write_string(out: &mut String, text: &str) {
+    out.reserve(text.len() + 2);
     out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c => out.push(c),
-        }
+    let mut rest = text;
+    while let Some(at) = rest
+        .bytes()
+        .position(|b| matches!(b, b'"' | b'\\' | b'\n' | b'\r' | b'\t'))
+    {
+        let (plain, tail) = rest.split_at(at);
+        out.push_str(plain);
+        let mut chars = tail.chars();
+        let escape = match chars.next() {
+            Some('"') => "\\\"",
+            Some('\\') => "\\\\",
+            Some('\n') => "\\n",
+            Some('\r') => "\\r",
+            _ => "\\t",
+        };
+        out.push_str(escape);
+        rest = chars.as_str();
     }
+    out.push_str(rest);
     out.push('"');
 }

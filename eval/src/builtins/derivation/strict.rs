@@ -64,7 +64,7 @@ pub(crate) fn derivation_strict(m: &mut Machine, attrs: &Attrs) -> Result<Value>
         .force_string_no_context(&name_value, Pos::NONE)
         .map_err(|e| {
             e.frame(
-                || "while evaluating the derivation attribute 'name'".into(),
+                || "evaluating the derivation attribute 'name'".into(),
                 Pos::NONE,
             )
         })?;
@@ -88,7 +88,7 @@ pub(crate) fn derivation_strict(m: &mut Machine, attrs: &Attrs) -> Result<Value>
         draft.attribute(m, attr, ignore_nulls).map_err(|e| {
             let drv_name = draft.name.clone();
             e.frame(
-                || format!("while evaluating the attribute '{key}' of the derivation '{drv_name}'"),
+                || format!("evaluating the attribute '{key}' of the derivation '{drv_name}'"),
                 attr.pos,
             )
         })?;
@@ -407,21 +407,16 @@ fn ensure_input_hashes(m: &mut Machine, drv: &Derivation, store_dir: &StoreDir) 
 
 /// Writes the `.drv` through the `Io` and checks the path it got.
 fn write(m: &mut Machine, drv: &Derivation, store_dir: &StoreDir, name: &str) -> Result<StorePath> {
-    let drv_path = drv
-        .drv_path_named(store_dir, name)
-        .map_err(|e| fail(e.to_string()))?;
-    let references: BTreeSet<String> = drv
-        .references()
-        .iter()
-        .map(|p| store_dir.display(p))
-        .collect();
+    let aterm = drv.to_aterm(store_dir);
+    let file_name = format!("{name}.drv");
+    let references = drv.references();
+    let drv_path = store_dir
+        .make_text_path(&file_name, aterm.as_bytes(), &references)
+        .map_err(|e| fail(format!("invalid derivation name '{name}': {e}")))?;
+    let references: BTreeSet<String> = references.iter().map(|p| store_dir.display(p)).collect();
     let written =
-        m.io.add_text_to_store(
-            &format!("{name}.drv"),
-            &drv.to_aterm(store_dir),
-            &references,
-        )
-        .map_err(|e| e.into_error())?;
+        m.io.add_text_to_store(&file_name, &aterm, &references)
+            .map_err(|e| e.into_error())?;
     let expected = store_dir.display(&drv_path);
     if written != expected {
         return Err(fail(format!(

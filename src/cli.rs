@@ -29,6 +29,15 @@ pub enum Command {
     Eval(commands::eval::EvalArgs),
     /// Evaluate to derivations and print their `.drv` paths, like `nix-instantiate`
     Instantiate(commands::instantiate::InstantiateArgs),
+    /// Evaluate, build the derivations and link the results, like `nix-build`
+    Build(commands::build::BuildArgs),
+    /// Build derivations already in the store and print their outputs, like
+    /// `nix-store --realise`
+    Realise(commands::realise::RealiseArgs),
+    /// Print the build log of a derivation or of an output path
+    Log(commands::log::LogArgs),
+    /// Show a shortest chain of references from one path to another
+    WhyDepends(commands::why_depends::WhyDependsArgs),
     /// Parse a Nix file and report syntax errors and undefined variables
     Parse(commands::parse::ParseArgs),
     /// Show what the store records about paths, like `nix path-info`

@@ -2,19 +2,24 @@
 //! process environment, and store paths computed exactly as Nix computes
 //! them (NAR hash for sources, text hash for `toFile`).
 //!
-//! Nothing is written to a store yet (the store comes in a later issue):
-//! added texts and sources are remembered in memory, so reading a store
-//! path that this evaluation produced (`import (toFile …)`, `readFile
-//! "${./x}"`) still works.
+//! Without a store ([`CliIo::new`], for `kiln eval` and `kiln instantiate`)
+//! nothing is written: added texts and sources are remembered in memory, so
+//! reading a store path that this evaluation produced (`import (toFile …)`,
+//! `readFile "${./x}"`) still works. With a store ([`CliIo::with_store`],
+//! for `kiln build`) every text (`.drv` files, `toFile`) and source is also
+//! added to it, at exactly the path computed here.
 
 use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap};
 use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
+use std::sync::Arc;
 
 use kiln_eval::io::{FileType, IngestMethod, Io, IoError};
 use kiln_store::hash::{Hash, HashAlgo, Hasher};
 use kiln_store::nar::write::Encoder;
+use kiln_store::store::Store;
+use kiln_store::store::cleanup::remove_tree;
 use kiln_store::store_path::{FileIngestionMethod, StoreDir, StorePath};
 
 /// The CLI's implementation of the evaluator's world.
@@ -24,6 +29,8 @@ pub struct CliIo {
     texts: RefCell<HashMap<String, Vec<u8>>>,
     /// Store path → the source path it was computed from.
     sources: RefCell<HashMap<String, String>>,
+    /// The store to write texts and sources to, if any.
+    store: Option<Arc<Store>>,
 }
 
 impl CliIo {
@@ -33,6 +40,18 @@ impl CliIo {
             store_dir: StoreDir::new(store_dir),
             texts: RefCell::default(),
             sources: RefCell::default(),
+            store: None,
+        }
+    }
+
+    /// Returns an `Io` that also writes every text and source it adds to
+    /// `store`.
+    pub fn with_store(store: Arc<Store>) -> CliIo {
+        CliIo {
+            store_dir: store.store_dir().clone(),
+            texts: RefCell::default(),
+            sources: RefCell::default(),
+            store: Some(store),
         }
     }
 
@@ -97,8 +116,8 @@ impl Write for HashSink {
 
 /// Serialises `path` as a NAR into `enc`, leaving out what `include`
 /// rejects.
-fn dump(
-    enc: &mut Encoder<HashSink>,
+fn dump<W: Write>(
+    enc: &mut Encoder<W>,
     path: &str,
     include: &dyn Fn(&str) -> bool,
 ) -> Result<(), IoError> {
@@ -143,6 +162,85 @@ fn store_error(path: &str, err: impl std::fmt::Display) -> IoError {
         path: path.to_owned(),
         reason: err.to_string(),
     }
+}
+
+/// Adds the source at `real` (filtered by `include`) to `store` as `sp`,
+/// unless it is valid already: its filtered NAR is written to scratch
+/// space, unpacked, and added like `nix-store --add`.
+fn add_source(
+    store: &Store,
+    sp: &StorePath,
+    real: &str,
+    name: &str,
+    method: IngestMethod,
+    include: &dyn Fn(&str) -> bool,
+) -> Result<(), IoError> {
+    if store
+        .is_valid(sp)
+        .map_err(|e| store_error(real, error_chain(&e)))?
+    {
+        return Ok(());
+    }
+    let added = match method {
+        IngestMethod::Flat => store.add_path(
+            std::path::Path::new(real),
+            name,
+            FileIngestionMethod::Flat,
+            HashAlgo::Sha256,
+        ),
+        IngestMethod::Recursive => {
+            let scratch = store.scratch_path(name);
+            let result = copy_filtered(&scratch, real, include).and_then(|tree| {
+                store
+                    .add_path(
+                        &tree,
+                        name,
+                        FileIngestionMethod::Recursive,
+                        HashAlgo::Sha256,
+                    )
+                    .map_err(|e| store_error(real, error_chain(&e)))
+            });
+            let _ = remove_tree(&scratch);
+            return check_added(result?.path, sp, real);
+        }
+    };
+    let added = added.map_err(|e| store_error(real, error_chain(&e)))?;
+    check_added(added.path, sp, real)
+}
+
+/// Writes the filtered NAR of `real` under `scratch` and unpacks it;
+/// returns the unpacked tree.
+fn copy_filtered(
+    scratch: &std::path::Path,
+    real: &str,
+    include: &dyn Fn(&str) -> bool,
+) -> Result<std::path::PathBuf, IoError> {
+    let io_err = |e: std::io::Error| failed("copying to the store", real, &e);
+    fs_err::create_dir_all(scratch).map_err(io_err)?;
+    let nar = scratch.join("nar");
+    {
+        let file = std::io::BufWriter::new(fs_err::File::create(&nar).map_err(io_err)?);
+        let mut enc = Encoder::new(file).map_err(io_err)?;
+        dump(&mut enc, real, include)?;
+        enc.finish().map_err(io_err)?.flush().map_err(io_err)?;
+    }
+    let tree = scratch.join("tree");
+    let input = std::io::BufReader::new(fs_err::File::open(&nar).map_err(io_err)?);
+    kiln_store::nar::unpack::unpack(input, &tree)
+        .map_err(|e| store_error(real, error_chain(&e)))?;
+    Ok(tree)
+}
+
+fn check_added(added: StorePath, expected: &StorePath, real: &str) -> Result<(), IoError> {
+    if &added == expected {
+        Ok(())
+    } else {
+        Err(store_error(real, "the store computed another path"))
+    }
+}
+
+fn error_chain(error: &dyn std::error::Error) -> String {
+    kiln_store::schedule::error_chain(error)
 }
 
 impl Io for CliIo {
@@ -212,6 +310,9 @@ impl Io for CliIo {
             }
         }
         .map_err(|e| store_error(path, e))?;
+        if let Some(store) = &self.store {
+            add_source(store, &sp, &real, name, method, include)?;
+        }
         let sp = self.store_dir.display(&sp);
         self.sources.borrow_mut().insert(sp.clone(), real);
         Ok(sp)
@@ -231,6 +332,14 @@ impl Io for CliIo {
             .store_dir
             .make_text_path(name, text.as_bytes(), &refs)
             .map_err(|e| store_error(name, e))?;
+        if let Some(store) = &self.store {
+            let added = store
+                .add_text(name, text.as_bytes(), &refs)
+                .map_err(|e| store_error(name, error_chain(&e)))?;
+            if added.path != sp {
+                return Err(store_error(name, "the store computed another path"));
+            }
+        }
         let sp = self.store_dir.display(&sp);
         self.texts
             .borrow_mut()

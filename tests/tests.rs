@@ -5,6 +5,7 @@
 //! when `KILN_REQUIRE_NIX=1` is set (as `.ci/run` does), so CI can never
 //! pass them silently.
 
+mod build;
 mod eval;
 mod formats;
 mod instantiate;

@@ -1,15 +1,19 @@
 //! One module per subcommand: each holds its arguments next to its `run`.
 
+pub mod build;
 pub mod derivation;
 pub mod eval;
 pub mod gc;
 pub mod hash;
 pub mod instantiate;
 pub mod lock;
+pub mod log;
 pub mod nar;
 pub mod parse;
 pub mod path_info;
+pub mod realise;
 pub mod store;
+pub mod why_depends;
 
 use std::process::ExitCode;
 
@@ -23,6 +27,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Derivation(cmd) => derivation::run(cmd),
         Command::Eval(args) => eval::run(args),
         Command::Instantiate(args) => instantiate::run(args),
+        Command::Build(args) => build::run(&args),
+        Command::Realise(args) => realise::run(&args),
+        Command::Log(args) => log::run(&args),
+        Command::WhyDepends(args) => why_depends::run(&args),
         Command::Parse(args) => parse::run(args),
         Command::PathInfo(args) => path_info::run(&args),
         Command::Store(args) => store::run(args),

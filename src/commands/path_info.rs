@@ -91,5 +91,10 @@ fn to_json(store: &Store, info: &PathInfo) -> Value {
     if info.registration_time != 0 {
         object.insert("registrationTime".into(), json!(info.registration_time));
     }
+    // Nix marks what it built itself `ultimate` (trusted without
+    // signatures); kiln records a deriver only for outputs it built.
+    if info.deriver.is_some() {
+        object.insert("ultimate".into(), json!(true));
+    }
     Value::Object(object)
 }

@@ -10,6 +10,9 @@
 //!   `src` into a directory: `format` (optional, see
 //!   [`Format`]), `stripComponents` (optional),
 //!   `allowAbsoluteSymlinks` (`"1"` for root filesystems). No network.
+//! - `builtin:debian-rootfs-v1` (kiln's own, [`rootfs`]) extracts the
+//!   `.deb` store paths listed in `debs` into one root filesystem, with
+//!   the usr-merge links and the few links maintainer scripts would make.
 //!
 //! Each name carries its version: a change in what a builtin produces gets
 //! a new name (`builtin:unpack-v2`), and nothing depends on the hash of the
@@ -27,6 +30,8 @@ use crate::fetch::{ClientError, FetchConfig, FetchError, FetchReporter, FetchReq
 use crate::store_path::{ParseError as PathError, StoreDir, StorePath};
 use crate::unpack::{self, Format, UnpackError, UnpackOptions, Unpacked};
 
+pub mod rootfs;
+
 /// The name of the built-in downloader.
 pub const FETCHURL: &str = "builtin:fetchurl";
 
@@ -34,7 +39,7 @@ pub const FETCHURL: &str = "builtin:fetchurl";
 pub const UNPACK_V1: &str = "builtin:unpack-v1";
 
 /// Every built-in builder kiln knows.
-pub const KNOWN: [&str; 2] = [FETCHURL, UNPACK_V1];
+pub const KNOWN: [&str; 3] = [FETCHURL, UNPACK_V1, rootfs::DEBIAN_ROOTFS_V1];
 
 /// Why a built-in builder failed.
 #[derive(Debug, Error)]
@@ -82,6 +87,9 @@ pub enum BuiltinError {
     /// The unpacking failed.
     #[error(transparent)]
     Unpack(#[from] UnpackError),
+    /// The root filesystem could not be made.
+    #[error(transparent)]
+    Rootfs(#[from] rootfs::RootfsError),
 }
 
 /// What a built-in builder did, for the log.
@@ -91,6 +99,8 @@ pub enum Outcome {
     Fetched(crate::hash::Hash),
     /// An archive was unpacked.
     Unpacked(Unpacked),
+    /// A root filesystem was made.
+    Rootfs(rootfs::RootfsReport),
 }
 
 /// Runs built-in builders; holds what they share (the HTTP client, made
@@ -131,6 +141,7 @@ impl Builtins {
         match drv.builder.as_str() {
             FETCHURL => self.fetchurl(drv, out_path, reporter),
             UNPACK_V1 => self.unpack(drv, inputs, out_path),
+            rootfs::DEBIAN_ROOTFS_V1 => rootfs::run(&self.store_dir, drv, inputs, out_path),
             other => Err(BuiltinError::Unknown {
                 builder: other.to_owned(),
             }),

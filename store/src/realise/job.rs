@@ -439,6 +439,7 @@ impl Realiser {
         let _ = match &outcome {
             Outcome::Fetched(hash) => writeln!(log, "fetched {bytes} bytes, {}", hash.to_sri()),
             Outcome::Unpacked(unpacked) => writeln!(log, "unpacked: {unpacked:?}"),
+            Outcome::Rootfs(report) => writeln!(log, "root filesystem: {report:?}"),
         };
         let fixed = job.drv.outputs.get(&name).and_then(|o| o.fixed.clone());
         Ok((vec![PendingOutput { path, tmp, fixed }], bytes))

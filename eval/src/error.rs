@@ -100,6 +100,12 @@ pub enum ErrorKind {
     /// Evaluation nested too deeply.
     #[error("stack overflow (possible infinite recursion)")]
     StackOverflow,
+    /// The evaluation used up its budget of work (`EvalOptions::max_work`).
+    #[error("evaluation stopped: it exceeded its work budget of {budget} units")]
+    WorkBudget {
+        /// The budget.
+        budget: u64,
+    },
     /// Integer division by zero.
     #[error("division by zero")]
     DivisionByZero,

@@ -116,6 +116,7 @@ pub fn options(include: &[String], pure: bool) -> EvalOptions {
         // Leave room below the evaluation thread's stack for the printer
         // and the unwinding of a "stack overflow" error.
         stack_budget: kiln_eval::STACK_SIZE - (64 << 20),
+        max_work: 0,
     }
 }
 

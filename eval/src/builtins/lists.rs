@@ -86,6 +86,7 @@ fn gen_list(m: &mut Machine, args: &[Value]) -> R {
         return Err(fail(format!("cannot create list of size {n}")));
     }
     let f = m.force_function(f, Pos::NONE)?;
+    m.charge(usize::try_from(n).unwrap_or(usize::MAX))?;
     Ok(Value::list(
         (0..n)
             .map(|i| Value::apply_lazy(f.clone(), vec![Value::Int(i)]))
@@ -132,7 +133,9 @@ fn concat_lists(m: &mut Machine, args: &[Value]) -> R {
     let items = list(m, l)?;
     let mut out = Vec::new();
     for x in items.iter() {
-        out.extend(list(m, x)?.iter().cloned());
+        let x = list(m, x)?;
+        m.charge(x.len())?;
+        out.extend(x.iter().cloned());
     }
     Ok(Value::list(out))
 }
@@ -144,7 +147,9 @@ fn concat_map(m: &mut Machine, args: &[Value]) -> R {
     let mut out = Vec::new();
     for x in items.iter() {
         let r = m.call_value(&f, std::slice::from_ref(x), Pos::NONE)?;
-        out.extend(list(m, &r)?.iter().cloned());
+        let r = list(m, &r)?;
+        m.charge(r.len())?;
+        out.extend(r.iter().cloned());
     }
     Ok(Value::list(out))
 }

@@ -115,6 +115,7 @@ fn replace_strings(m: &mut Machine, args: &[Value]) -> R {
             }
         }
     }
+    m.charge(out.len())?;
     let out = String::from_utf8(out)
         .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
     Ok(Value::from_nix_string(NixString::with_context(out, ctx)))
@@ -130,6 +131,7 @@ fn concat_strings_sep(m: &mut Machine, args: &[Value]) -> R {
             b.push(&sep);
         }
         let s = m.coerce_to_string(item, COPY, Pos::NONE)?;
+        m.charge(s.as_str().len() + sep.as_str().len())?;
         b.push(&s);
     }
     Ok(Value::from_nix_string(b.finish()))

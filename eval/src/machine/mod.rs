@@ -50,6 +50,11 @@ pub struct EvalOptions {
     /// How many bytes of stack evaluation may use, measured from where
     /// the machine was created (it must run on that thread).
     pub stack_budget: usize,
+    /// The most work one evaluation may do (0: unlimited): each evaluation
+    /// step costs 1, and building a list or string costs its length, so
+    /// runaway or exponentially growing programs stop with an error
+    /// (the fuzzer relies on this).
+    pub max_work: u64,
 }
 
 impl Default for EvalOptions {
@@ -64,6 +69,7 @@ impl Default for EvalOptions {
             max_depth: 10_000_000,
             current_time: 0,
             stack_budget: 1 << 20,
+            max_work: 0,
         }
     }
 }
@@ -73,6 +79,7 @@ pub struct Machine {
     pub(crate) io: Rc<dyn Io>,
     pub(crate) options: EvalOptions,
     depth: usize,
+    work: u64,
     stack_base: usize,
     pub(crate) base_env: Env,
     pub(crate) base_scope: Rc<StaticScope>,
@@ -90,6 +97,7 @@ impl Machine {
             io,
             options,
             depth: 0,
+            work: 0,
             stack_base: stack_address(),
             base_env: placeholder_env,
             base_scope: Rc::new(StaticScope::default()),
@@ -116,8 +124,19 @@ impl Machine {
         self.depth -= 1;
     }
 
+    /// Charges `units` of work against [`EvalOptions::max_work`].
+    pub fn charge(&mut self, units: usize) -> Result<()> {
+        self.work = self.work.saturating_add(units as u64);
+        let budget = self.options.max_work;
+        if budget != 0 && self.work > budget {
+            return Err(Error::new(ErrorKind::WorkBudget { budget }));
+        }
+        Ok(())
+    }
+
     /// Evaluates an expression to weak head normal form.
     pub fn eval(&mut self, expr: &Expr, env: &Env) -> Result<Value> {
+        self.charge(1)?;
         self.depth += 1;
         if self.depth > self.options.max_depth || self.stack_exhausted() {
             self.depth -= 1;
@@ -595,4 +614,41 @@ fn lookup(env: &Env, depth: u32, index: u32) -> Result<Value> {
             what: "slot out of range",
         })
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::rc::Rc;
+
+    use crate::io::MemoryIo;
+    use crate::{EvalOptions, Evaluator, OutputFormat};
+
+    fn eval_with_budget(source: &str, max_work: u64) -> Result<String, String> {
+        let options = EvalOptions {
+            max_work,
+            ..EvalOptions::default()
+        };
+        let mut ev = Evaluator::new(Rc::new(MemoryIo::default()), options);
+        let v = ev.eval_expr(source, "/").map_err(|e| e.render())?;
+        ev.render(&v, OutputFormat::Nix, true)
+            .map_err(|e| e.render())
+    }
+
+    #[test]
+    fn work_budget_stops_exponential_growth() {
+        let doubling = "let d = n: s: if n == 0 then s else d (n - 1) (s + s); in builtins.stringLength (d 64 \"x\")";
+        let err = eval_with_budget(doubling, 1_000_000).unwrap_err();
+        assert!(err.contains("work budget"), "{err}");
+        let lists = "let d = n: l: if n == 0 then l else d (n - 1) (l ++ l); in builtins.length (d 64 [ 1 ])";
+        assert!(eval_with_budget(lists, 1_000_000).is_err());
+        let big = "builtins.length (builtins.genList (x: x) 100000000000)";
+        assert!(eval_with_budget(big, 1_000_000).is_err());
+    }
+
+    #[test]
+    fn work_budget_allows_ordinary_programs() {
+        let fib = "let fib = n: if n < 2 then n else fib (n - 1) + fib (n - 2); in fib 15";
+        assert_eq!(eval_with_budget(fib, 1_000_000).as_deref(), Ok("610"));
+        assert_eq!(eval_with_budget(fib, 0).as_deref(), Ok("610"));
+    }
 }

@@ -81,6 +81,7 @@ impl Machine {
                 if a.is_empty() {
                     return Ok(Value::List(b));
                 }
+                self.charge(a.len() + b.len())?;
                 let mut out = Vec::with_capacity(a.len() + b.len());
                 out.extend(a.iter().cloned());
                 out.extend(b.iter().cloned());
@@ -146,6 +147,7 @@ impl Machine {
         let mut b = StringBuilder::new();
         for v in values {
             let s = self.coerce_to_string(v, mode, pos)?;
+            self.charge(s.as_str().len())?;
             b.push(&s);
         }
         let s = b.finish();

@@ -22,6 +22,7 @@ fn write_json(
     pos: Pos,
     out: &mut String,
 ) -> Result<()> {
+    machine.charge(1)?;
     let v = machine.force(v)?;
     match &v {
         Value::Null => out.push_str("null"),

@@ -364,8 +364,6 @@ fn real_debs_make_a_working_root() {
     );
     eprintln!(
         "{}",
-        run(
-            "cd /tmp && printf 'fn main(){println!(\"hi\");}' > h.rs && rustc -o h h.rs && ./h"
-        )
+        run("cd /tmp && printf 'fn main(){println!(\"hi\");}' > h.rs && rustc -o h h.rs && ./h")
     );
 }

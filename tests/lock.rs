@@ -261,3 +261,32 @@ fn lock_debian_over_http() {
     let stderr = String::from_utf8_lossy(&missing.stderr);
     assert!(stderr.contains("dists/bookworm/InRelease"), "{stderr}");
 }
+
+/// The recipe over both real locks gives the same `.drv` paths with kiln
+/// and with `nix-instantiate` (the root filesystem and every fetch).
+#[test]
+fn debian_recipe_instantiates_like_nix() {
+    if !crate::util::have_nix() {
+        return;
+    }
+    let recipes = Path::new(env!("CARGO_MANIFEST_DIR")).join("recipes/debian");
+    for lock in ["sid.lock.json", "sid-extra.lock.json"] {
+        let expr = format!(
+            "let d = import {} {{ lock = builtins.fromJSON (builtins.readFile {}); }}; in [ d.rootfs d.packages.rustc ] ++ d.debs",
+            recipes.display(),
+            recipes.join(lock).display()
+        );
+        let ours = run_ok(
+            kiln()
+                .args(["instantiate", "--expr", &expr])
+                .env_remove("NIX_PATH"),
+        );
+        let theirs = run_ok(crate::util::nix("nix-instantiate").args(["--expr", &expr]));
+        assert_eq!(
+            String::from_utf8_lossy(&ours),
+            String::from_utf8_lossy(&theirs),
+            "{lock}"
+        );
+        assert!(String::from_utf8_lossy(&ours).contains("-rootfs.drv"));
+    }
+}

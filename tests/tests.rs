@@ -9,6 +9,7 @@ mod build;
 mod eval;
 mod formats;
 mod instantiate;
+mod lock;
 mod nar;
 mod sandbox;
 mod store;

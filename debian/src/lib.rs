@@ -102,6 +102,7 @@ pub fn make_lock(
             size: index.packages_file.size,
         },
         roots,
+        essential,
         packages: closure
             .into_iter()
             .map(|package| lock::lock_package(package, &request.mirror, snapshot))

@@ -17,6 +17,7 @@
 //!   "inRelease": { "url": "…/dists/sid/InRelease", "sha256": "…", "size": 192842 },
 //!   "packagesIndex": { "url": "…/main/binary-amd64/Packages.xz", "sha256": "…", "size": 10824484 },
 //!   "roots": ["cargo", "rustc"],
+//!   "essential": false,
 //!   "packages": [
 //!     { "name": "rustc", "version": "1.97.1+dfsg1-1", "architecture": "amd64",
 //!       "filename": "pool/main/r/rustc/rustc_1.97.1+dfsg1-1_amd64.deb",
@@ -101,8 +102,10 @@ pub struct Lock {
     pub in_release: LockedFile,
     /// The `Packages` index read, as listed in the `InRelease`.
     pub packages_index: LockedFile,
-    /// The root set, as given.
+    /// The root set, sorted.
     pub roots: Vec<String>,
+    /// Whether every `Essential: yes` package was a root too.
+    pub essential: bool,
     /// The closure, sorted by name.
     pub packages: Vec<LockedPackage>,
 }
@@ -185,6 +188,7 @@ mod tests {
                 "http://deb.debian.org/debian/dists/sid/main/binary-amd64/Packages.xz",
             ),
             roots: vec!["dash".into()],
+            essential: false,
             packages: vec![lock_package(
                 &packages[0],
                 "http://deb.debian.org/debian",
@@ -214,6 +218,7 @@ mod tests {
             "inRelease",
             "packagesIndex",
             "roots",
+            "essential",
             "packages",
         ];
         let positions: Vec<usize> = keys

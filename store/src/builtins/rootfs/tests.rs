@@ -293,3 +293,77 @@ fn runs_as_a_builtin_derivation() {
         .unwrap_err();
     assert!(error.to_string().contains("`debs`"), "{error}");
 }
+
+/// The real thing, by hand: `KILN_ROOTFS_DEBS=<dir of .debs>` (for example
+/// the closure in `recipes/debian/sid.lock.json`, downloaded by
+/// `recipes/debian/fetch-debs.sh`) and, optionally, `KILN_ROOTFS_OUT=<new
+/// dir>` to keep the result. Builds the root filesystem, prints its size
+/// and time, and when run as root checks that `rustc --version` and a C
+/// compile run inside it under `chroot`.
+#[test]
+#[ignore = "needs real .debs: set KILN_ROOTFS_DEBS"]
+#[expect(clippy::print_stderr, reason = "a manual test reports its figures")]
+fn real_debs_make_a_working_root() {
+    let Some(dir) = std::env::var_os("KILN_ROOTFS_DEBS") else {
+        eprintln!("note: KILN_ROOTFS_DEBS is not set; nothing to do");
+        return;
+    };
+    let mut debs: Vec<Deb> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "deb"))
+        .map(|path| Deb {
+            name: path.file_name().unwrap().to_string_lossy().into_owned(),
+            path,
+        })
+        .collect();
+    debs.sort_by(|a, b| a.name.cmp(&b.name));
+    let scratch = tempfile::tempdir().unwrap();
+    let out = std::env::var_os("KILN_ROOTFS_OUT")
+        .map_or_else(|| scratch.path().join("root"), PathBuf::from);
+    let exclude = [
+        "usr/src/*/src/tools".to_owned(),
+        "usr/src/*/src/doc".to_owned(),
+    ];
+    let start = std::time::Instant::now();
+    let report = build(&debs, &exclude, &out).unwrap();
+    let elapsed = start.elapsed();
+    let du = std::process::Command::new("du")
+        .args(["-sb"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    eprintln!(
+        "{} debs -> {} entries, {} dropped, links {:?} in {elapsed:.1?}; du: {}",
+        report.debs,
+        report.entries,
+        report.dropped,
+        report.links,
+        String::from_utf8_lossy(&du.stdout).trim()
+    );
+    if !rustix::process::geteuid().is_root() {
+        return;
+    }
+    let run = |script: &str| {
+        let output = std::process::Command::new("/usr/sbin/chroot")
+            .arg(&out)
+            .args(["/bin/sh", "-c", script])
+            .env_clear()
+            .env("PATH", "/usr/bin")
+            .env("HOME", "/tmp")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&output.stdout).into_owned()
+            + &String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{script}: {text}");
+        text
+    };
+    eprintln!(
+        "{}",
+        run("rustc --version && cargo --version && cc --version | head -1")
+    );
+    eprintln!(
+        "{}",
+        run("cd /tmp && printf 'fn main(){println!(\"hi\");}' > h.rs && rustc -o h h.rs && ./h")
+    );
+}

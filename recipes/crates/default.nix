@@ -49,6 +49,7 @@ let
       args = [
         "-euc"
         ''
+          export PATH=/usr/bin:/bin
           mkdir -p "$out"
           printf '%s\n' "$crateList" | while read -r dir src sha; do
             cp -r "$src" "$out/$dir"

@@ -69,6 +69,7 @@ let
       args = [
         "-euc"
         ''
+          export PATH=/usr/bin:/bin
           ${cargoHome}
           export $zigEnv
           export RUSTC_BOOTSTRAP=1 CARGO_BUILD_JOBS="''${NIX_BUILD_CORES:-1}"
@@ -100,6 +101,7 @@ let
     args = [
       "-euc"
       ''
+        export PATH=/usr/bin:/bin
         mkdir -p "$out/bin" "$out/lib/rustlib"
         # The host's own libraries (build scripts, proc-macros) stay in the
         # root filesystem, which every build using this toolchain mounts.

@@ -52,6 +52,7 @@ derivation {
   args = [
     "-euc"
     ''
+      export PATH=/usr/bin:/bin
       ${rust.cargoHome}
       export $zigEnv
       export RUSTC="$toolchain/bin/rustc" CARGO_BUILD_JOBS="''${NIX_BUILD_CORES:-1}"
@@ -61,7 +62,9 @@ derivation {
       cd "$TMPDIR/src"
       /usr/bin/cargo build --release --offline --locked --target "$target" $cargoArgs
       mkdir -p "$out/bin"
-      find "target/$target/release" -maxdepth 1 -type f -perm -u+x -exec cp {} "$out/bin/" \;
+      for file in "target/$target/release"/*; do
+        if [ -f "$file" ] && [ -x "$file" ]; then cp "$file" "$out/bin/"; fi
+      done
     ''
   ];
 }

@@ -38,52 +38,53 @@ let
     format = "whl";
   };
 
-  wrapper = ''
-    #!/bin/sh
-    # zig @tool@ for @target@ (made by kiln's zig recipe)
-    : "''${ZIG_GLOBAL_CACHE_DIR:=''${TMPDIR:-/tmp}/zig-global-cache}"
-    : "''${ZIG_LOCAL_CACHE_DIR:=''${TMPDIR:-/tmp}/zig-local-cache}"
-    export ZIG_GLOBAL_CACHE_DIR ZIG_LOCAL_CACHE_DIR
-    for arg do
-      shift
-      case "$arg" in
-        --target=*|-target=*) ;;
-        -static-pie) set -- "$@" -static -pie ;;
-        *) set -- "$@" "$arg" ;;
-      esac
-    done
-    exec @zig@ @tool@ -target @target@ "$@"
-  '';
-
-  arWrapper = ''
-    #!/bin/sh
-    : "''${ZIG_GLOBAL_CACHE_DIR:=''${TMPDIR:-/tmp}/zig-global-cache}"
-    export ZIG_GLOBAL_CACHE_DIR
-    exec @zig@ ar "$@"
-  '';
 in
 derivation {
   name = "zig-${version}";
   system = "x86_64-linux";
   builder = "/bin/sh";
   __kilnRootfs = rootfs;
-  inherit unpacked wrapper arWrapper;
+  inherit unpacked;
   targets = "x86_64-linux-musl aarch64-linux-musl";
   args = [
     "-euc"
     ''
+      export PATH=/usr/bin:/bin
       mkdir -p "$out/bin" "$out/lib"
       cp -r "$unpacked/ziglang" "$out/lib/zig"
       chmod -R u+w "$out/lib/zig"
       chmod 0755 "$out/lib/zig/zig"
       ln -s ../lib/zig/zig "$out/bin/zig"
       zig="$out/lib/zig/zig"
+      # wrapper FILE TOOL TARGET
+      wrapper() {
+        cat > "$1" <<EOF
+      #!/bin/sh
+      # zig $2 for $3 (made by kiln's zig recipe)
+      : "\''${ZIG_GLOBAL_CACHE_DIR:=\''${TMPDIR:-/tmp}/zig-global-cache}"
+      : "\''${ZIG_LOCAL_CACHE_DIR:=\''${TMPDIR:-/tmp}/zig-local-cache}"
+      export ZIG_GLOBAL_CACHE_DIR ZIG_LOCAL_CACHE_DIR
+      for arg do
+        shift
+        case "\$arg" in
+          --target=*|-target=*) ;;
+          -static-pie) set -- "\$@" -static -pie ;;
+          *) set -- "\$@" "\$arg" ;;
+        esac
+      done
+      exec $zig $2 -target $3 "\$@"
+      EOF
+        chmod 0755 "$1"
+      }
       for target in $targets; do
-        for tool in cc c++; do
-          printf '%s' "$wrapper" | sed -e "s|@zig@|$zig|g" -e "s|@tool@|$tool|g" -e "s|@target@|$target|g" > "$out/bin/$target-$tool"
-          chmod 0755 "$out/bin/$target-$tool"
-        done
-        printf '%s' "$arWrapper" | sed -e "s|@zig@|$zig|g" > "$out/bin/$target-ar"
+        wrapper "$out/bin/$target-cc" cc "$target"
+        wrapper "$out/bin/$target-c++" c++ "$target"
+        cat > "$out/bin/$target-ar" <<EOF
+      #!/bin/sh
+      : "\''${ZIG_GLOBAL_CACHE_DIR:=\''${TMPDIR:-/tmp}/zig-global-cache}"
+      export ZIG_GLOBAL_CACHE_DIR
+      exec $zig ar "\$@"
+      EOF
         chmod 0755 "$out/bin/$target-ar"
       done
       export ZIG_GLOBAL_CACHE_DIR="$TMPDIR/zig-cache" ZIG_LOCAL_CACHE_DIR="$TMPDIR/zig-cache"

@@ -166,7 +166,7 @@ fn a_failure_abandons_its_dependents_and_keep_going_builds_the_rest() {
     assert_eq!(summary.failed[0].0, bad);
     assert_eq!(summary.not_built, [after, last]);
     assert!(summary.not_started.is_empty());
-    assert_eq!(summary.builtins, [good.clone()]);
+    assert_eq!(summary.builtins, [good]);
     assert!(seen.contains(&"fail bad".to_owned()), "{seen:?}");
     assert!(seen.contains(&"not-built last".to_owned()), "{seen:?}");
     let log = crate::realise::log::read_log(&fixture.store, &bad).unwrap();

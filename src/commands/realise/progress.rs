@@ -207,6 +207,16 @@ impl Reporter for Progress {
             }
             return;
         }
+        // Downloads and unprinted log chunks change nothing on screen
+        // until the next tick.
+        let quiet_event = match event {
+            Event::Download { .. } => true,
+            Event::Log { .. } => !shared.print_logs || shared.mode == Mode::Quiet,
+            _ => false,
+        };
+        if quiet_event {
+            return;
+        }
         shared.clear(&mut state, &mut err);
         shared.print(&mut state, event, &mut err);
         shared.redraw(&mut state, &mut err);

@@ -45,6 +45,8 @@ use super::{PendingOutput, RegisterError, Registration};
 
 /// How often a built-in builder's thread is checked for cancellation.
 const CANCEL_POLL: Duration = Duration::from_millis(100);
+/// How often an output lock held by another process is tried again.
+const LOCK_POLL: Duration = Duration::from_millis(20);
 
 /// Limits and settings shared by every build of one run.
 #[derive(Debug, Clone)]
@@ -222,10 +224,10 @@ impl Realiser {
         }
         let mut sorted: Vec<&StorePath> = outputs.iter().map(|(_, path)| path).collect();
         sorted.sort();
-        let locks = sorted
-            .into_iter()
-            .map(|path| self.store.lock_path(path))
-            .collect::<Result<Vec<PathLock>, _>>()?;
+        let mut locks = Vec::with_capacity(sorted.len());
+        for path in sorted {
+            locks.push(self.lock_output(path)?);
+        }
         if self.all_valid(&outputs)? {
             return Ok(skipped);
         }
@@ -267,6 +269,21 @@ impl Realiser {
             ran: true,
             bytes,
         })
+    }
+
+    /// Takes the lock of an output, waiting for another process that holds
+    /// it, but returning [`RealiseError::Cancelled`] if the run is
+    /// cancelled meanwhile (a blocking `flock` could not be interrupted).
+    fn lock_output(&self, path: &StorePath) -> Result<PathLock, RealiseError> {
+        loop {
+            if let Some(lock) = self.store.try_lock_path(path)? {
+                return Ok(lock);
+            }
+            if self.options.cancel.load(Ordering::SeqCst) {
+                return Err(RealiseError::Cancelled);
+            }
+            std::thread::sleep(LOCK_POLL);
+        }
     }
 
     fn all_valid(&self, outputs: &[(String, StorePath)]) -> Result<bool, StoreError> {

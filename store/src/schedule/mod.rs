@@ -196,3 +196,6 @@ fn watch_signals(realiser: &Arc<Realiser>) {
         cancel.store(true, Ordering::SeqCst);
     });
 }
+
+#[cfg(test)]
+mod tests;

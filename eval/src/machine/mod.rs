@@ -89,6 +89,18 @@ pub struct Machine {
     pub(crate) derivations: crate::builtins::derivation::strict::DrvState,
 }
 
+impl Drop for Machine {
+    /// The base environment refers to itself (`builtins.builtins`, the
+    /// `derivation` wrapper's closure); emptying its slots breaks those
+    /// cycles so that a dropped machine frees its builtins.
+    fn drop(&mut self) {
+        for slot in &self.base_env.slots {
+            slot.replace(Value::Null);
+        }
+        self.import_cache.clear();
+    }
+}
+
 impl Machine {
     /// Returns a machine with the builtins installed.
     pub fn new(io: Rc<dyn Io>, options: EvalOptions) -> Machine {

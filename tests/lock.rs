@@ -108,7 +108,7 @@ fn lock_debian_from_a_local_copy() {
     let out = dir.path().join("sid.lock.json");
     run_ok(
         kiln()
-            .args(["lock", "debian", "--packages-from"])
+            .args(["lock", "debian", "--no-verify", "--packages-from"])
             .arg(&suite)
             .arg("-o")
             .arg(&out)
@@ -148,7 +148,7 @@ fn lock_debian_from_a_local_copy() {
     let again = dir.path().join("again.json");
     run_ok(
         kiln()
-            .args(["lock", "debian", "--packages-from"])
+            .args(["lock", "debian", "--no-verify", "--packages-from"])
             .arg(&suite)
             .arg("-o")
             .arg(&again)
@@ -163,7 +163,7 @@ fn lock_debian_refuses_a_tampered_index_and_an_unsatisfiable_root() {
     let suite = write_suite(dir.path());
     let out = dir.path().join("lock.json");
     let unsatisfiable = run(kiln()
-        .args(["lock", "debian", "--packages-from"])
+        .args(["lock", "debian", "--no-verify", "--packages-from"])
         .arg(&suite)
         .arg("-o")
         .arg(&out)
@@ -178,7 +178,7 @@ fn lock_debian_refuses_a_tampered_index_and_an_unsatisfiable_root() {
     let index = suite.join("main/binary-amd64/Packages");
     std::fs::write(&index, PACKAGES.replace("Size: 500", "Size: 501")).unwrap();
     let tampered = run(kiln()
-        .args(["lock", "debian", "--packages-from"])
+        .args(["lock", "debian", "--no-verify", "--packages-from"])
         .arg(&suite)
         .arg("-o")
         .arg(&out)
@@ -238,7 +238,7 @@ fn lock_debian_over_http() {
     let mirror = serve(dir.path().to_owned());
     let out = dir.path().join("lock.json");
     let output = run(kiln()
-        .args(["lock", "debian", "--mirror", &mirror, "-o"])
+        .args(["lock", "debian", "--no-verify", "--mirror", &mirror, "-o"])
         .arg(&out)
         .args(["libc6", "gcc | clang"]));
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -289,4 +289,32 @@ fn debian_recipe_instantiates_like_nix() {
         );
         assert!(String::from_utf8_lossy(&ours).contains("-rootfs.drv"));
     }
+}
+
+/// `--keyring`: with the `openpgp` feature, signatures that the keyring
+/// did not make are refused; without it, asking for a check is an error.
+#[test]
+fn lock_debian_keyring() {
+    let dir = tempfile::tempdir().unwrap();
+    let suite = write_suite(dir.path());
+    let keyring =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("debian/tests/fixtures/test-keyring.gpg");
+    let out = dir.path().join("lock.json");
+    let output = run(kiln()
+        .args(["lock", "debian", "--packages-from"])
+        .arg(&suite)
+        .arg("--keyring")
+        .arg(&keyring)
+        .arg("-o")
+        .arg(&out)
+        .arg("rustc"));
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let expected = if cfg!(feature = "openpgp") {
+        "do not verify"
+    } else {
+        "built without the `openpgp` feature"
+    };
+    assert!(stderr.contains(expected), "{stderr}");
+    assert!(!out.exists());
 }

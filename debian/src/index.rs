@@ -1,8 +1,11 @@
 //! Reading a suite's index from a mirror (or a local copy of one) and
 //! checking the hash chain: `InRelease` → `Packages.xz` → each `.deb`.
 //!
-//! The `InRelease` is taken as it comes (trust on first use; its SHA-256
-//! goes into the lock). The `Packages` index is the one `InRelease`
+//! The `InRelease`'s OpenPGP signatures are checked against a keyring
+//! when the request names one (`crate::signature`, with the `openpgp`
+//! feature); either way its
+//! SHA-256 goes into the lock (without a keyring, that is trust on first
+//! use). The `Packages` index is the one `InRelease`
 //! lists for the component and architecture, `.xz` when listed, else
 //! uncompressed, and must have exactly the listed size and SHA-256. The
 //! `.deb` hashes in the lock come from that index.
@@ -49,6 +52,19 @@ pub enum IndexError {
         #[source]
         source: ReleaseError,
     },
+    /// The `InRelease` signatures do not verify.
+    #[cfg(feature = "openpgp")]
+    #[error("the signatures of `{url}` do not verify")]
+    Signature {
+        /// Where it came from.
+        url: String,
+        /// Why (boxed: `pgp`'s errors are large).
+        #[source]
+        source: Box<crate::signature::SignatureError>,
+    },
+    /// A keyring was given, but this build cannot check signatures.
+    #[error("this kiln was built without the `openpgp` feature and cannot check signatures")]
+    NoOpenPgp,
     /// The `InRelease` is not UTF-8.
     #[error("`{url}` is not UTF-8 text")]
     NotText {
@@ -124,6 +140,9 @@ pub struct IndexRequest {
     pub arch: String,
     /// Where the files come from.
     pub source: Source,
+    /// The keyring to check the `InRelease` signatures against; `None`
+    /// skips the check.
+    pub keyring: Option<PathBuf>,
 }
 
 /// Progress, for the caller to show.
@@ -141,6 +160,11 @@ pub enum Event<'a> {
         /// Its size.
         bytes: u64,
     },
+    /// The `InRelease` signatures were checked.
+    Verified {
+        /// The fingerprints of the keys that made good signatures.
+        signers: &'a [String],
+    },
     /// The `Packages` index was parsed.
     Parsed {
         /// How many packages it holds.
@@ -157,6 +181,9 @@ pub struct Index {
     pub in_release_url: String,
     /// Its SHA-256 and size.
     pub in_release: IndexFile,
+    /// The fingerprints of the keys whose signatures on it are good;
+    /// empty when the request named no keyring.
+    pub signed_by: Vec<String>,
     /// The `Packages` index's URL.
     pub packages_url: String,
     /// The `Packages` index as listed (and checked).
@@ -182,6 +209,16 @@ pub fn load(
     let text = String::from_utf8(bytes).map_err(|_| IndexError::NotText {
         url: in_release_url.clone(),
     })?;
+    let signed_by = match &request.keyring {
+        Some(keyring) => {
+            let signed_by = check_signatures(&text, keyring, &in_release_url)?;
+            progress(Event::Verified {
+                signers: &signed_by,
+            });
+            signed_by
+        }
+        None => Vec::new(),
+    };
     let release = Release::parse(&text).map_err(|source| IndexError::Release {
         url: in_release_url.clone(),
         source,
@@ -210,6 +247,7 @@ pub fn load(
         release,
         in_release_url,
         in_release,
+        signed_by,
         packages_url,
         packages_file,
         packages,
@@ -276,6 +314,24 @@ fn download(client: &reqwest::blocking::Client, url: &str) -> Result<Vec<u8>, In
         .and_then(reqwest::blocking::Response::error_for_status)
         .map_err(error)?;
     Ok(response.bytes().map_err(error)?.to_vec())
+}
+
+/// Checks the signatures of `text` (the `InRelease` read from `url`)
+/// against the keyring at `keyring`.
+#[cfg(feature = "openpgp")]
+fn check_signatures(text: &str, keyring: &Path, url: &str) -> Result<Vec<String>, IndexError> {
+    let error = |source| IndexError::Signature {
+        url: url.to_owned(),
+        source: Box::new(source),
+    };
+    let keyring = crate::signature::Keyring::load(keyring).map_err(error)?;
+    crate::signature::verify(text, &keyring).map_err(error)
+}
+
+/// Without the `openpgp` feature, nothing can be checked.
+#[cfg(not(feature = "openpgp"))]
+fn check_signatures(_: &str, _: &Path, _: &str) -> Result<Vec<String>, IndexError> {
+    Err(IndexError::NoOpenPgp)
 }
 
 /// Checks `bytes` against the size and hash `InRelease` lists.

@@ -12,11 +12,12 @@ The pieces follow the archive's hash chain:
   [`version`]s ordered as dpkg orders them;
 - [`index`]: downloads (or reads from a local copy) and checks
   `InRelease` → `Packages.xz`;
+- `signature` (with the `openpgp` feature): the OpenPGP signatures of
+  `InRelease`, checked against a keyring (Debian's by default);
 - [`resolve`]: the closure of the roots over `Pre-Depends` and `Depends`;
 - [`lock`]: the lock file; [`make_lock`] runs the whole chain.
 
-What this crate does not do: check the OpenPGP signature of `InRelease`
-(the lock records its SHA-256: trust on first use), download the `.deb`s
+What this crate does not do: download the `.deb`s
 (the recipes do, with `builtin:fetchurl`), or run maintainer scripts (the
 root filesystem builder in `kiln-store` makes the few links they would).
 */
@@ -28,12 +29,20 @@ pub mod packages;
 pub mod relation;
 pub mod release;
 pub mod resolve;
+#[cfg(feature = "openpgp")]
+pub mod signature;
 pub mod version;
 
 use thiserror::Error;
 
 pub use index::{Event, IndexRequest, Source};
 pub use lock::{LOCK_VERSION, Lock, LockedFile, LockedPackage};
+
+/// Where Debian's archive keyring is on a Debian system.
+pub const DEBIAN_KEYRING: &str = "/usr/share/keyrings/debian-archive-keyring.gpg";
+
+/// Whether this build can check OpenPGP signatures (the `openpgp` feature).
+pub const CAN_VERIFY: bool = cfg!(feature = "openpgp");
 
 /// Why a lock could not be made.
 #[derive(Debug, Error)]
@@ -101,6 +110,7 @@ pub fn make_lock(
             sha256: index.packages_file.sha256.clone(),
             size: index.packages_file.size,
         },
+        signed_by: index.signed_by.clone(),
         roots,
         essential,
         packages: closure

@@ -16,6 +16,7 @@
 //!   "date": "Fri, 30 Oct 2026 08:08:01 UTC",
 //!   "inRelease": { "url": "…/dists/sid/InRelease", "sha256": "…", "size": 192842 },
 //!   "packagesIndex": { "url": "…/main/binary-amd64/Packages.xz", "sha256": "…", "size": 10824484 },
+//!   "signedBy": ["4CB50190207B4758A3F73A796ED0E7B82643E131", "B8E5F13176D2A7A75220028078DBA3BC47EF2265"],
 //!   "roots": ["cargo", "rustc"],
 //!   "essential": false,
 //!   "packages": [
@@ -102,6 +103,10 @@ pub struct Lock {
     pub in_release: LockedFile,
     /// The `Packages` index read, as listed in the `InRelease`.
     pub packages_index: LockedFile,
+    /// The fingerprints of the keys whose signatures on the `InRelease`
+    /// were checked and good; empty when the check was skipped.
+    #[serde(default)]
+    pub signed_by: Vec<String>,
     /// The root set, sorted.
     pub roots: Vec<String>,
     /// Whether every `Essential: yes` package was a root too.
@@ -184,6 +189,7 @@ mod tests {
             snapshot: "20261030T080801Z".into(),
             date: "Fri, 30 Oct 2026 08:08:01 UTC".into(),
             in_release: file("http://deb.debian.org/debian/dists/sid/InRelease"),
+            signed_by: Vec::new(),
             packages_index: file(
                 "http://deb.debian.org/debian/dists/sid/main/binary-amd64/Packages.xz",
             ),
@@ -217,6 +223,7 @@ mod tests {
             "date",
             "inRelease",
             "packagesIndex",
+            "signedBy",
             "roots",
             "essential",
             "packages",

@@ -41,6 +41,17 @@ pub struct DebianArgs {
     /// the same way
     #[arg(long, value_name = "DIR")]
     pub packages_from: Option<PathBuf>,
+    /// Check the OpenPGP signatures of `InRelease` against this keyring
+    /// (binary or ASCII-armored; at least one signature must be good).
+    /// Default: `/usr/share/keyrings/debian-archive-keyring.gpg` when kiln
+    /// is built with the `openpgp` feature; without it, signatures are not
+    /// checked
+    #[arg(long, value_name = "FILE")]
+    pub keyring: Option<PathBuf>,
+    /// Do not check the signatures of `InRelease`: trust it on first use
+    /// (its SHA-256 is recorded in the lock either way)
+    #[arg(long, conflicts_with = "keyring")]
+    pub no_verify: bool,
     /// Add every `Essential: yes` package to the roots
     #[arg(long)]
     pub essential: bool,
@@ -59,6 +70,27 @@ pub fn run(command: LockCommand) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// Returns the keyring to check `InRelease` against, if any.
+#[expect(clippy::print_stderr, reason = "the note goes to stderr")]
+fn keyring(args: &DebianArgs) -> Option<PathBuf> {
+    if args.no_verify {
+        return None;
+    }
+    if kiln_debian::CAN_VERIFY {
+        return Some(
+            args.keyring
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(kiln_debian::DEBIAN_KEYRING)),
+        );
+    }
+    if args.keyring.is_none() {
+        eprintln!(
+            "note: this kiln was built without the `openpgp` feature: the signatures of InRelease are not checked, its SHA-256 is recorded (trust on first use)"
+        );
+    }
+    args.keyring.clone()
+}
+
 /// Runs `kiln lock debian`: progress on stderr, the lock to `--output`.
 #[expect(clippy::print_stderr, reason = "progress goes to stderr")]
 fn debian(args: &DebianArgs) -> anyhow::Result<ExitCode> {
@@ -71,10 +103,14 @@ fn debian(args: &DebianArgs) -> anyhow::Result<ExitCode> {
             .packages_from
             .clone()
             .map_or(Source::Mirror, Source::Dir),
+        keyring: keyring(args),
     };
     let mut progress = |event: Event<'_>| match event {
         Event::Fetching { from } => eprintln!("reading {from}"),
         Event::Fetched { from, bytes } => eprintln!("read {from} ({bytes} bytes, checked)"),
+        Event::Verified { signers } => {
+            eprintln!("good signatures by {}", signers.join(", "));
+        }
         Event::Parsed { packages } => eprintln!("parsed {packages} packages"),
     };
     let lock = kiln_debian::make_lock(&request, &args.roots, args.essential, &mut progress)

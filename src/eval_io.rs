@@ -18,6 +18,7 @@ use std::sync::Arc;
 use kiln_eval::io::{FileType, IngestMethod, Io, IoError};
 use kiln_store::hash::{Hash, HashAlgo, Hasher};
 use kiln_store::nar::write::Encoder;
+use kiln_store::realise::texts::Text;
 use kiln_store::store::Store;
 use kiln_store::store::cleanup::remove_tree;
 use kiln_store::store_path::{FileIngestionMethod, StoreDir, StorePath};
@@ -31,6 +32,8 @@ pub struct CliIo {
     sources: RefCell<HashMap<String, String>>,
     /// The store to write texts and sources to, if any.
     store: Option<Arc<Store>>,
+    /// Texts added since the last [`CliIo::flush`], in order.
+    pending: RefCell<Vec<Text>>,
 }
 
 impl CliIo {
@@ -41,6 +44,7 @@ impl CliIo {
             texts: RefCell::default(),
             sources: RefCell::default(),
             store: None,
+            pending: RefCell::default(),
         }
     }
 
@@ -52,7 +56,22 @@ impl CliIo {
             texts: RefCell::default(),
             sources: RefCell::default(),
             store: Some(store),
+            pending: RefCell::default(),
         }
+    }
+
+    /// Writes the texts added so far (`.drv` files, `toFile`) to the store,
+    /// all in one registration; a no-op without a store. Sources are
+    /// written as soon as they are added.
+    pub fn flush(&self) -> Result<(), String> {
+        let Some(store) = &self.store else {
+            return Ok(());
+        };
+        let texts = std::mem::take(&mut *self.pending.borrow_mut());
+        store
+            .add_texts(&texts)
+            .map(drop)
+            .map_err(|e| format!("error: cannot write to the store: {}\n", error_chain(&e)))
     }
 
     /// Maps a path inside a store path we produced back to its source.
@@ -332,13 +351,13 @@ impl Io for CliIo {
             .store_dir
             .make_text_path(name, text.as_bytes(), &refs)
             .map_err(|e| store_error(name, e))?;
-        if let Some(store) = &self.store {
-            let added = store
-                .add_text(name, text.as_bytes(), &refs)
-                .map_err(|e| store_error(name, error_chain(&e)))?;
-            if added.path != sp {
-                return Err(store_error(name, "the store computed another path"));
-            }
+        if self.store.is_some() {
+            // Written in one batch by `flush`: one sync for all the `.drv`s.
+            self.pending.borrow_mut().push(Text {
+                name: name.to_owned(),
+                contents: text.as_bytes().to_vec(),
+                references: refs,
+            });
         }
         let sp = self.store_dir.display(&sp);
         self.texts

@@ -137,7 +137,7 @@ fn instantiate(store: Arc<Store>, source: &SourceArgs) -> Result<Vec<(String, St
         mut evaluator,
         values,
         auto_args,
-    } = load(source, io, opts)?;
+    } = load(source, io.clone(), opts)?;
     let mut found = Vec::new();
     for value in values {
         let drvs = evaluator
@@ -145,6 +145,7 @@ fn instantiate(store: Arc<Store>, source: &SourceArgs) -> Result<Vec<(String, St
             .map_err(|e| e.render())?;
         found.extend(drvs.into_iter().map(|drv| (drv.drv_path, drv.output)));
     }
+    io.flush()?;
     if found.is_empty() {
         return Err("error: the expression does not evaluate to any derivation\n".to_owned());
     }

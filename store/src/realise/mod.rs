@@ -32,6 +32,7 @@ pub mod log;
 mod register;
 pub mod scan;
 pub mod sink;
+pub mod texts;
 
 pub use canonicalise::{CanonicaliseError, canonicalise};
 pub use register::{HashMismatch, PendingOutput, RegisterError, Registration};

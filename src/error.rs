@@ -67,3 +67,8 @@ pub fn report(err: &anyhow::Error) -> ExitCode {
     }
     ExitCode::from(1)
 }
+
+/// Prints `warning: …` on stderr, for what does not stop the command.
+pub fn warn(message: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "warning: {message}");
+}

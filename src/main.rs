@@ -7,6 +7,7 @@ mod cli_docs;
 mod commands;
 mod error;
 mod eval_io;
+mod recipes;
 
 use std::process::ExitCode;
 

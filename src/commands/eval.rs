@@ -109,6 +109,7 @@ pub fn options(include: &[String], pure: bool) -> EvalOptions {
         system: host_system(),
         store_dir: std::env::var("NIX_STORE_DIR").unwrap_or_else(|_| "/nix/store".to_owned()),
         search_path,
+        builtin_search_path: kiln_recipes_entry().into_iter().collect(),
         home: std::env::var("HOME").unwrap_or_else(|_| "/homeless-shelter".to_owned()),
         cwd,
         max_depth: EvalOptions::default().max_depth,
@@ -117,6 +118,19 @@ pub fn options(include: &[String], pure: bool) -> EvalOptions {
         // and the unwinding of a "stack overflow" error.
         stack_budget: kiln_eval::STACK_SIZE - (64 << 20),
         max_work: 0,
+    }
+}
+
+/// `<kiln>`: the embedded recipe library. If it cannot be unpacked, the
+/// entry is left out and `<kiln>` reports itself missing from the search
+/// path; the reason is printed.
+fn kiln_recipes_entry() -> Option<SearchPathEntry> {
+    match crate::recipes::directory() {
+        Ok(dir) => Some(SearchPathEntry::parse(&format!("kiln={}", dir.display()))),
+        Err(err) => {
+            crate::error::warn(&format!("<kiln> is unavailable: {err:#}"));
+            None
+        }
     }
 }
 

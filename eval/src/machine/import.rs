@@ -159,39 +159,24 @@ impl Machine {
     }
 
     /// `findFile searchPath name`: the first entry under which `name`
-    /// exists.
+    /// exists; then the tool's own entries
+    /// ([`EvalOptions::builtin_search_path`](super::EvalOptions), not part
+    /// of `builtins.nixPath`), then Nix's `<nix/…>` corepkgs.
     pub fn find_file(
         &mut self,
         entries: &[(String, String)],
         name: &str,
         pos: Pos,
     ) -> Result<Value> {
-        let io = self.io.clone();
-        for (prefix, path) in entries {
-            let candidate = if prefix.is_empty() {
-                format!("{path}/{name}")
-            } else if name == prefix {
-                path.clone()
-            } else if let Some(rest) = name
-                .strip_prefix(prefix.as_str())
-                .and_then(|r| r.strip_prefix('/'))
-            {
-                format!("{path}/{rest}")
-            } else {
-                continue;
-            };
-            let candidate = if candidate.starts_with('/') {
-                candidate
-            } else {
-                format!("{}/{candidate}", self.options.cwd)
-            };
-            let candidate = lower::canon_path(&candidate);
-            if io
-                .path_type(&candidate)
-                .map_err(|e| e.into_error())?
-                .is_some()
-            {
-                return Ok(Value::Path(Rc::from(candidate)));
+        let builtin: Vec<(String, String)> = self
+            .options
+            .builtin_search_path
+            .iter()
+            .map(|e| (e.prefix.clone(), e.path.clone()))
+            .collect();
+        for (prefix, path) in entries.iter().chain(&builtin) {
+            if let Some(found) = self.search_entry(prefix, path, name)? {
+                return Ok(Value::Path(Rc::from(found)));
             }
         }
         if let Some(rest) = name.strip_prefix("nix/") {
@@ -201,6 +186,31 @@ impl Machine {
             name: name.to_owned(),
         })
         .at(pos))
+    }
+
+    /// The path `name` has under one search path entry, if it exists.
+    fn search_entry(&self, prefix: &str, path: &str, name: &str) -> Result<Option<String>> {
+        let candidate = if prefix.is_empty() {
+            format!("{path}/{name}")
+        } else if name == prefix {
+            path.to_owned()
+        } else if let Some(rest) = name.strip_prefix(prefix).and_then(|r| r.strip_prefix('/')) {
+            format!("{path}/{rest}")
+        } else {
+            return Ok(None);
+        };
+        let candidate = if candidate.starts_with('/') {
+            candidate
+        } else {
+            format!("{}/{candidate}", self.options.cwd)
+        };
+        let candidate = lower::canon_path(&candidate);
+        let exists = self
+            .io
+            .path_type(&candidate)
+            .map_err(|e| e.into_error())?
+            .is_some();
+        Ok(exists.then_some(candidate))
     }
 }
 

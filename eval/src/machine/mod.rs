@@ -39,6 +39,9 @@ pub struct EvalOptions {
     pub store_dir: String,
     /// The search path (`-I` entries, then `NIX_PATH`).
     pub search_path: Vec<SearchPathEntry>,
+    /// Entries the tool itself provides (kiln's `<kiln>` recipes), looked
+    /// up after `search_path` and not part of `builtins.nixPath`.
+    pub builtin_search_path: Vec<SearchPathEntry>,
     /// The home directory for `~/` paths.
     pub home: String,
     /// The directory `-E` expressions are relative to.
@@ -64,6 +67,7 @@ impl Default for EvalOptions {
             system: "x86_64-linux".to_owned(),
             store_dir: "/nix/store".to_owned(),
             search_path: Vec::new(),
+            builtin_search_path: Vec::new(),
             home: "/homeless-shelter".to_owned(),
             cwd: "/".to_owned(),
             max_depth: 10_000_000,

@@ -15,7 +15,7 @@ use std::process::Output;
 use crate::util::{self, kiln, nix, run};
 
 /// Splits a differential test file into expressions.
-fn entries(text: &str) -> Vec<String> {
+pub fn entries(text: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for line in text.lines() {
         if line.starts_with('#') || line.trim().is_empty() {
@@ -55,7 +55,8 @@ fn both(dir: &Path, name: &str, expr: &str) -> (Output, Output) {
     (eval_kiln(&file), eval_nix(&file))
 }
 
-fn show(o: &Output) -> String {
+/// Renders a process outcome for a failure message.
+pub fn show(o: &Output) -> String {
     format!(
         "exit {:?}\nstdout: {}\nstderr: {}",
         o.status.code(),

@@ -8,25 +8,8 @@
 use std::path::Path;
 use std::process::Output;
 
+use crate::eval::{entries, show};
 use crate::util::{self, kiln, nix, run};
-
-fn entries(text: &str) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for line in text.lines() {
-        if line.starts_with('#') || line.trim().is_empty() {
-            continue;
-        }
-        if line.starts_with(' ')
-            && let Some(last) = out.last_mut()
-        {
-            last.push('\n');
-            last.push_str(line);
-            continue;
-        }
-        out.push(line.to_owned());
-    }
-    out
-}
 
 /// Wraps an expression in the prelude the case files assume.
 fn with_prelude(expr: &str) -> String {
@@ -43,15 +26,6 @@ fn instantiate_both(dir: &Path, index: usize, expr: &str) -> (Output, Output) {
     let k = run(kiln().arg("instantiate").arg(&file).env_remove("NIX_PATH"));
     let n = run(nix("nix-instantiate").arg(&file));
     (k, n)
-}
-
-fn show(o: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 fn cases(name: &str) -> Vec<String> {

@@ -68,7 +68,15 @@ pub struct SourceArgs {
 
 /// Runs `kiln eval`.
 pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
-    let result = kiln_eval::with_big_stack(move || evaluate(&args))
+    print_on_big_stack(move || evaluate(&args))
+}
+
+/// Runs an evaluation on a thread with a large stack, then prints its
+/// output on stdout, or its already rendered error on stderr.
+pub fn print_on_big_stack(
+    evaluation: impl FnOnce() -> Result<String, String> + Send + 'static,
+) -> anyhow::Result<ExitCode> {
+    let result = kiln_eval::with_big_stack(evaluation)
         .ok_or_else(|| anyhow::anyhow!("the evaluation thread failed"))?;
     match result {
         Ok(output) => {

@@ -5,12 +5,10 @@
 //! The `.drv` files are computed exactly as Nix computes them; this command
 //! does not write them to kiln's store (`kiln build` does).
 
-use std::io::Write;
 use std::process::ExitCode;
 use std::rc::Rc;
 
-use crate::commands::eval::{Loaded, SourceArgs, load, options};
-use crate::error::AlreadyReported;
+use crate::commands::eval::{Loaded, SourceArgs, load, options, print_on_big_stack};
 use crate::eval_io::CliIo;
 
 /// Arguments of `kiln instantiate`.
@@ -23,21 +21,7 @@ pub struct InstantiateArgs {
 
 /// Runs `kiln instantiate`.
 pub fn run(args: InstantiateArgs) -> anyhow::Result<ExitCode> {
-    let result = kiln_eval::with_big_stack(move || instantiate(&args))
-        .ok_or_else(|| anyhow::anyhow!("the evaluation thread failed"))?;
-    match result {
-        Ok(lines) => {
-            let mut stdout = std::io::stdout().lock();
-            let _ = stdout
-                .write_all(lines.as_bytes())
-                .and_then(|()| stdout.flush());
-            Ok(ExitCode::SUCCESS)
-        }
-        Err(rendered) => {
-            let _ = std::io::stderr().lock().write_all(rendered.as_bytes());
-            Err(AlreadyReported.into())
-        }
-    }
+    print_on_big_stack(move || instantiate(&args))
 }
 
 fn instantiate(args: &InstantiateArgs) -> Result<String, String> {

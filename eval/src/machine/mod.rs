@@ -171,7 +171,7 @@ impl Machine {
                 let slot = frame
                     .slots
                     .get(*index as usize)
-                    .ok_or_else(|| ErrorKind::Internal {
+                    .ok_or(ErrorKind::Internal {
                         what: "slot out of range",
                     })?;
                 let thunk = match &*slot.borrow() {
@@ -597,7 +597,8 @@ impl Machine {
     /// nesting only: one level uses far less than the slack the budget
     /// leaves.
     fn stack_exhausted(&self) -> bool {
-        self.depth % 16 == 0 && self.stack_base.abs_diff(stack_address()) > self.options.stack_budget
+        self.depth.is_multiple_of(16)
+            && self.stack_base.abs_diff(stack_address()) > self.options.stack_budget
     }
 }
 
@@ -619,7 +620,7 @@ pub fn type_error(expected: &'static str, got: &Value) -> Error {
 fn walk(env: &Env, depth: u32) -> Result<&Env> {
     let mut e = env;
     for _ in 0..depth {
-        e = e.parent.as_ref().ok_or_else(|| ErrorKind::Internal {
+        e = e.parent.as_ref().ok_or(ErrorKind::Internal {
             what: "environment too shallow",
         })?;
     }

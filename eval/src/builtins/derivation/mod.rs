@@ -1,5 +1,5 @@
 //! Derivations: `derivation` (a Nix-language wrapper, embedded below) and
-//! `derivationStrict` ([`strict`]: the attributes become a `.drv` written
+//! `derivationStrict` (`strict.rs`: the attributes become a `.drv` written
 //! through the `Io`; it returns the `drvPath` and the output paths).
 //! [`context`] reads string contexts as derivation inputs.
 

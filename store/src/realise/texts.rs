@@ -126,8 +126,13 @@ impl Store {
         Ok(())
     }
 
-    /// For a `.drv`, its outputs by name, as [`Store::add_text`] records.
-    fn derivation_outputs(&self, path: &StorePath, contents: &[u8]) -> BTreeMap<String, StorePath> {
+    /// For a `.drv`, its outputs by name (recorded with the path, so that
+    /// an output's deriver can be found); empty for any other text.
+    pub(crate) fn derivation_outputs(
+        &self,
+        path: &StorePath,
+        contents: &[u8],
+    ) -> BTreeMap<String, StorePath> {
         if !path.is_derivation() {
             return BTreeMap::new();
         }

@@ -12,7 +12,6 @@ use std::path::{Path, PathBuf};
 use super::cleanup::remove_tree;
 use super::{Store, StoreError};
 use crate::db::NewPath;
-use crate::derivation::Derivation;
 use crate::hash::{Hash, HashAlgo, Hasher};
 use crate::realise::canonicalise::{CanonicaliseError, special_kind};
 use crate::realise::{RegisterError, canonicalise, summarise};
@@ -170,18 +169,7 @@ impl Store {
             path: tmp.to_owned(),
             source,
         })?;
-        let derivation_outputs = if path.is_derivation() {
-            Derivation::parse(contents, self.store_dir())
-                .map(|drv| {
-                    drv.outputs
-                        .into_iter()
-                        .filter_map(|(name, out)| Some((name, out.path?)))
-                        .collect()
-                })
-                .unwrap_or_default()
-        } else {
-            BTreeMap::new()
-        };
+        let derivation_outputs = self.derivation_outputs(&path, contents);
         let record = NewPath {
             path,
             nar_hash: summary.nar_hash,

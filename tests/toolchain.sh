@@ -76,4 +76,10 @@ probe="derivation { name = \"usr-probe\"; system = \"x86_64-linux\"; builder = \
 "$kiln" build --quiet -o "$links/probe" -E "$probe" >/dev/null || fail "the /usr probe failed: host paths are visible"
 grep -q "rustc 1.97" "$links/probe" || fail "/usr/bin/rustc inside is not the root filesystem's: $(cat "$links/probe")"
 
-echo "toolchain test: both binaries static, reference-free, and running; the sandbox shows the root filesystem's /usr"
+# zig is also the host's C compiler and archiver where a build script
+# wants one: compile, archive and run a C program for x86_64-linux-gnu.
+hostcc="derivation { name = \"host-cc-probe\"; system = \"x86_64-linux\"; builder = \"/bin/sh\"; __kilnRootfs = $r.rootfs; zig = $r.zig; args = [ \"-euc\" \"export PATH=/usr/bin:/bin; printf 'int main(void){return 0;}' > /build/h.c; \$zig/bin/x86_64-linux-gnu-cc -o /build/h /build/h.c; \$zig/bin/x86_64-linux-gnu-ar rc /build/libh.a /build/h; /build/h; echo host c ok > \$out\" ]; }"
+"$kiln" build --quiet -o "$links/hostcc" -E "$hostcc" >/dev/null || fail "zig as the host's C compiler failed"
+grep -q "host c ok" "$links/hostcc" || fail "the host C program printed: $(cat "$links/hostcc")"
+
+echo "toolchain test: both binaries static, reference-free, and running; the sandbox shows the root filesystem's /usr; zig compiles C for the host"

@@ -6,7 +6,10 @@
 #     <triple>-cc, <triple>-c++,       wrappers for x86_64-linux-musl and
 #     <triple>-ar                      aarch64-linux-musl, usable as
 #                                      `CC_<rust triple>`, `CXX_…`, `AR_…` and
-#                                      as rustc's linker
+#                                      as rustc's linker, and for the host,
+#                                      x86_64-linux-gnu (for build scripts that
+#                                      compile C; the root filesystem's gcc,
+#                                      `cc`, serves them by default)
 #
 # What the wrappers do (each learned the hard way, see DESIGN.md):
 #   - drop `--target=<rust triple>`, which the `cc` crate appends and zig
@@ -45,7 +48,7 @@ derivation {
   builder = "/bin/sh";
   __kilnRootfs = rootfs;
   inherit unpacked;
-  targets = "x86_64-linux-musl aarch64-linux-musl";
+  targets = "x86_64-linux-musl aarch64-linux-musl x86_64-linux-gnu";
   args = [
     "-euc"
     ''

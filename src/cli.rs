@@ -29,8 +29,13 @@ pub enum Command {
     Eval(commands::eval::EvalArgs),
     /// Evaluate to derivations and print their `.drv` paths, like `nix-instantiate`
     Instantiate(commands::instantiate::InstantiateArgs),
-    /// Evaluate, build the derivations and link the results, like `nix-build`
+    /// Build a flake's packages (`DIR#NAME`, or its defaults), or evaluate
+    /// a Nix file, build its derivations and link the results, like `nix-build`
     Build(commands::build::BuildArgs),
+    /// List a flake's packages, targets and inputs
+    Show(commands::flake::ShowArgs),
+    /// Write a flake.toml for the Cargo project in a directory
+    Init(commands::flake::InitArgs),
     /// Build derivations already in the store and print their outputs, like
     /// `nix-store --realise`
     Realise(commands::realise::RealiseArgs),
@@ -46,7 +51,7 @@ pub enum Command {
     Store(commands::store::StoreArgs),
     /// Delete the store paths that no garbage-collector root needs
     Gc(commands::gc::GcArgs),
-    /// Pin external package sets (Debian) into lock files that recipes load
-    #[command(subcommand)]
-    Lock(commands::lock::LockCommand),
+    /// Pin a flake's inputs in flake.lock, or external package sets
+    /// (Debian) into lock files that recipes load
+    Lock(commands::lock::LockArgs),
 }

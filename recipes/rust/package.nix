@@ -2,18 +2,34 @@
 # for one musl target.
 #
 #   buildPackage {
-#     name;          the package name (for the store path)
-#     src;           the source tree (a path: copied to the store)
-#     cargoLock;     the parsed Cargo.lock (builtins.fromTOML)
-#     target;        a musl triple, e.g. "aarch64-unknown-linux-musl"
-#     cargoArgs ? [ ];  extra arguments to `cargo build`
+#     name;                 the package name (for the store path)
+#     src;                  the source tree: a path (copied to the store) or
+#                           a store path string; cargo runs at its top, where
+#                           Cargo.lock is
+#     cargoLock;            the parsed Cargo.lock (builtins.fromTOML)
+#     target;               a musl triple, e.g. "aarch64-unknown-linux-musl"
+#     package ? null;       `cargo build -p <package>` (a workspace member)
+#     bins ? [ ];           `--bin <name>` for each (default: every binary)
+#     features ? [ ];       `--features`
+#     defaultFeatures ? true;  false: `--no-default-features`
+#     profile ? "release";  the cargo profile (`--profile`)
+#     settings ? { };       profile settings that override the project's own:
+#                           opt-level, lto, codegen-units, panic, strip
+#                           (cargo's names and values, as strings)
+#     rustflags ? [ ];      extra rustc flags for the target's crates
+#     cargoArgs ? [ ];      extra arguments to `cargo build`
 #   }
 #
 # Every crates.io package of the lock is a fixed-output fetch checked
-# against the lock's checksum, assembled into a vendor directory; the build
-# runs `cargo build --release --offline --locked --target <triple>` with
-# the toolchain's sysroot and zig as linker and C compiler, and copies the
-# executables from `target/<triple>/release/` to `$out/bin`.
+# against the lock's checksum, assembled into a vendor directory; a lock
+# that names a git or other non-registry source is refused with a message
+# naming the crates. The build runs `cargo build --offline --locked
+# --target <triple>` with the toolchain's sysroot and zig as linker and
+# C/C++ compiler (CC_/CXX_/AR_/CFLAGS_ per target), in /build/src, with
+# the vendor directory's store path remapped to /cargo/vendor in Rust and C
+# debug information and panic locations, and copies the executables from
+# `target/<triple>/<profile>/` to `$out/bin`. Cargo runs quietly: a failing
+# build's log is the failing crate's compiler output.
 {
   rootfs,
   zig,
@@ -25,46 +41,115 @@
   src,
   cargoLock,
   target,
+  package ? null,
+  bins ? [ ],
+  features ? [ ],
+  defaultFeatures ? true,
+  profile ? "release",
+  settings ? { },
+  rustflags ? [ ],
   cargoArgs ? [ ],
 }:
 let
-  registryPackages = builtins.filter (
-    p: (p.source or "") == "registry+https://github.com/rust-lang/crates.io-index"
-  ) (cargoLock.package or [ ]);
-  vendor = crates.vendor {
-    name = "${name}-vendor";
-    crates = map (p: {
-      inherit (p) name version;
-      sha256 = p.checksum;
-    }) registryPackages;
-    inherit rootfs;
-  };
+  crateSource = "registry+https://github.com/rust-lang/crates.io-index";
+  packages = cargoLock.package or [ ];
+  registryPackages = builtins.filter (p: (p.source or "") == crateSource) packages;
+  # Path dependencies and workspace members have no `source`.
+  foreign = builtins.filter (p: p ? source && p.source != crateSource) packages;
+  describe = p: "  ${p.name} ${p.version} from ${p.source}";
+  checked =
+    if foreign == [ ] then
+      true
+    else
+      throw ''
+        ${name}: Cargo.lock names crates that do not come from crates.io:
+        ${builtins.concatStringsSep "\n" (map describe foreign)}
+        kiln fetches crates.io packages only (checked against Cargo.lock's checksums);
+        vendor these crates into the source tree and depend on them by path instead.'';
+  missingChecksum = builtins.filter (p: !(p ? checksum)) registryPackages;
+  vendor =
+    assert checked;
+    if missingChecksum != [ ] then
+      throw "${name}: Cargo.lock has no checksum for ${
+        builtins.concatStringsSep ", " (map (p: "${p.name} ${p.version}") missingChecksum)
+      } (an old lock format? run `cargo update --workspace` or `cargo generate-lockfile`)"
+    else
+      crates.vendor {
+        name = "${name}-vendor";
+        crates = map (p: {
+          inherit (p) name version;
+          sha256 = p.checksum;
+        }) registryPackages;
+        inherit rootfs;
+      };
+  upper = s: builtins.replaceStrings [ "-" ] [ "_" ] (toUpperAscii s);
+  toUpperAscii =
+    s:
+    builtins.replaceStrings
+      (builtins.genList (i: builtins.substring i 1 "abcdefghijklmnopqrstuvwxyz") 26)
+      (builtins.genList (i: builtins.substring i 1 "ABCDEFGHIJKLMNOPQRSTUVWXYZ") 26)
+      s;
+  # CARGO_PROFILE_<PROFILE>_<SETTING>=value, one word each.
+  profileEnv = builtins.concatStringsSep " " (
+    builtins.attrValues (
+      builtins.mapAttrs (key: value: "CARGO_PROFILE_${upper profile}_${upper key}=${toString value}") settings
+    )
+  );
+  lowerTarget = builtins.replaceStrings [ "-" ] [ "_" ] target;
+  flags =
+    [
+      "--profile"
+      profile
+      "--target"
+      target
+    ]
+    ++ (if package != null then [ "-p" package ] else [ ])
+    ++ builtins.concatMap (b: [ "--bin" b ]) bins
+    ++ (if features != [ ] then [ "--features" (builtins.concatStringsSep "," features) ] else [ ])
+    ++ (if defaultFeatures then [ ] else [ "--no-default-features" ])
+    ++ cargoArgs;
 in
 derivation {
   name = "${name}-${target}";
   system = "x86_64-linux";
   builder = "/bin/sh";
   __kilnRootfs = rootfs;
-  inherit src vendor target;
+  inherit
+    src
+    vendor
+    target
+    profile
+    profileEnv
+    ;
   inherit (rust) zigEnv;
   toolchain = rust.toolchain;
-  cargoArgs = builtins.concatStringsSep " " cargoArgs;
+  cargoFlags = builtins.concatStringsSep " " flags;
+  extraRustflags = builtins.concatStringsSep " " rustflags;
   args = [
     "-euc"
     ''
       export PATH=/usr/bin:/bin
       ${rust.cargoHome}
       export $zigEnv
+      if [ -n "$profileEnv" ]; then export $profileEnv; fi
       export RUSTC="$toolchain/bin/rustc" CARGO_BUILD_JOBS="''${NIX_BUILD_CORES:-1}"
-      export RUSTFLAGS="-C link-self-contained=no --remap-path-prefix=$vendor=/cargo/vendor"
+      export RUSTFLAGS="-C link-self-contained=no --remap-path-prefix=$vendor=/cargo/vendor $extraRustflags"
+      export CFLAGS_${lowerTarget}="-ffile-prefix-map=$vendor=/cargo/vendor"
+      export CXXFLAGS_${lowerTarget}="-ffile-prefix-map=$vendor=/cargo/vendor"
+      export CARGO_TERM_COLOR=never
       cp -r "$src" "$TMPDIR/src"
       chmod -R u+w "$TMPDIR/src"
       cd "$TMPDIR/src"
-      /usr/bin/cargo build --release --offline --locked --target "$target" $cargoArgs
+      /usr/bin/cargo build --quiet --offline --locked $cargoFlags
+      case "$profile" in dev) dir=debug ;; *) dir=$profile ;; esac
       mkdir -p "$out/bin"
-      for file in "target/$target/release"/*; do
+      for file in "target/$target/$dir"/*; do
         if [ -f "$file" ] && [ -x "$file" ]; then cp "$file" "$out/bin/"; fi
       done
+      if [ -z "$(ls "$out/bin")" ]; then
+        echo "cargo built no executable in target/$target/$dir" >&2
+        exit 1
+      fi
     ''
   ];
 }

@@ -59,6 +59,9 @@ pub struct BuildArgs {
 
 /// Runs `kiln build`.
 pub fn run(args: &BuildArgs) -> anyhow::Result<ExitCode> {
+    if let Some(reference) = super::flake_build::reference(args) {
+        return super::flake_build::run(&reference, args);
+    }
     let store = Arc::new(args.store.open()?);
     let found = {
         let store = Arc::clone(&store);
@@ -109,7 +112,7 @@ pub fn run(args: &BuildArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Lists the derivations that would be built; prints the roots.
-fn dry_run(store: &Store, roots: &[StorePath]) -> anyhow::Result<ExitCode> {
+pub(super) fn dry_run(store: &Store, roots: &[StorePath]) -> anyhow::Result<ExitCode> {
     let graph = Graph::load(store, roots)?;
     let needed: Vec<String> = graph
         .needed()
@@ -166,7 +169,7 @@ fn link_name(base: &Path, index: usize, output: &str) -> PathBuf {
 
 /// Points `link` at `path`'s physical location (replacing an old link)
 /// and registers it as a garbage-collector root.
-fn make_link(store: &Store, path: &StorePath, link: &Path) -> anyhow::Result<()> {
+pub(super) fn make_link(store: &Store, path: &StorePath, link: &Path) -> anyhow::Result<()> {
     if let Ok(meta) = fs_err::symlink_metadata(link) {
         if !meta.file_type().is_symlink() {
             anyhow::bail!(

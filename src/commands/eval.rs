@@ -44,7 +44,9 @@ pub struct SourceArgs {
         conflicts_with = "file"
     )]
     pub expr: Option<String>,
-    /// The file to evaluate (default: ./default.nix)
+    /// The file to evaluate (default: ./default.nix). `kiln build` also
+    /// takes a flake output, `DIR#NAME` or a directory holding flake.toml,
+    /// and with no argument builds ./flake.toml's default packages
     pub file: Option<String>,
     /// Select this attribute path from the result (can be repeated)
     #[arg(short = 'A', long = "attr", value_name = "ATTRPATH")]

@@ -1,5 +1,5 @@
-//! `kiln lock`: pin external package sets into lock files that recipes
-//! load. `kiln lock debian` reads a Debian suite's index and pins the
+//! `kiln lock`: pin a flake's fetched inputs in flake.lock, or external
+//! package sets into lock files that recipes load. `kiln lock debian` reads a Debian suite's index and pins the
 //! closure of a root set of packages (see `docs/recipes.md`).
 
 use std::path::PathBuf;
@@ -8,6 +8,24 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use kiln_debian::{Event, IndexRequest, Source};
+
+/// Arguments of `kiln lock`: a flake's directory, or a subcommand.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct LockArgs {
+    /// Pin something other than a flake's inputs
+    #[command(subcommand)]
+    pub command: Option<LockCommand>,
+    /// The flake's directory: pin every fetched input of its flake.toml
+    /// (crates, PyPI files, URLs) that flake.lock lacks or that changed
+    #[arg(default_value = ".")]
+    pub dir: PathBuf,
+    /// Pin these inputs again even if their entries are current (none
+    /// named: every fetched input; a crate or PyPI input without a version
+    /// then moves to the newest release)
+    #[arg(long, num_args = 0.., value_name = "INPUT")]
+    pub update: Option<Vec<String>>,
+}
 
 /// The subcommands of `kiln lock`.
 #[derive(Debug, Subcommand)]
@@ -64,9 +82,10 @@ pub struct DebianArgs {
 }
 
 /// Runs `kiln lock <kind>`.
-pub fn run(command: LockCommand) -> anyhow::Result<ExitCode> {
-    match command {
-        LockCommand::Debian(args) => debian(&args),
+pub fn run(args: LockArgs) -> anyhow::Result<ExitCode> {
+    match args.command {
+        Some(LockCommand::Debian(debian_args)) => debian(&debian_args),
+        None => super::flake::lock(&args.dir, args.update.as_deref()),
     }
 }
 

@@ -3,6 +3,8 @@
 pub mod build;
 pub mod derivation;
 pub mod eval;
+pub mod flake;
+pub mod flake_build;
 pub mod gc;
 pub mod hash;
 pub mod instantiate;
@@ -35,6 +37,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::PathInfo(args) => path_info::run(&args),
         Command::Store(args) => store::run(args),
         Command::Gc(args) => gc::run(&args),
-        Command::Lock(cmd) => lock::run(cmd),
+        Command::Lock(args) => lock::run(args),
+        Command::Init(args) => flake::init(&args),
+        Command::Show(args) => flake::show(&args),
     }
 }

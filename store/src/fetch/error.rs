@@ -90,6 +90,12 @@ pub enum Failure {
     /// The download's hash is wrong.
     #[error(transparent)]
     Mismatch(HashMismatch),
+    /// An unpinned answer was larger than the caller accepts.
+    #[error("the answer is larger than {limit} bytes")]
+    TooLarge {
+        /// The limit.
+        limit: u64,
+    },
 }
 
 impl Failure {

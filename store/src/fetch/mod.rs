@@ -23,6 +23,7 @@
 mod error;
 mod http;
 mod partial;
+mod probe;
 mod retry;
 
 #[cfg(test)]
@@ -38,6 +39,7 @@ use crate::store_path::FileIngestionMethod;
 
 pub use error::{Failure, FetchError, HashMismatch, UrlFailure};
 pub use http::{ClientError, FetchConfig};
+pub use probe::MAX_DOCUMENT;
 pub use retry::RetryPolicy;
 
 use http::Attempt;

@@ -1,0 +1,91 @@
+# A flake.toml, evaluated: kiln reads and checks flake.toml and flake.lock,
+# resolves every default, and passes the result here as `spec` (the format
+# is in docs/flake.md; kiln's `src/flake/spec.rs` writes it).
+#
+#   import <kiln/flake.nix> { root = ./.; spec = { inputs; packages; default; }; }
+#   -> {
+#     inputs.<name>               the input's source tree (a store path)
+#     packages.<name>.<target>    one buildRustPackage derivation per target
+#     default                     the names of the default packages
+#   }
+{
+  root,
+  spec,
+  recipes ? import ./. { },
+}:
+let
+  # A local directory, copied to the store with only the files kiln's walk
+  # kept (.gitignore and the input's `exclude`s honoured).
+  pathInput =
+    name: input:
+    let
+      base = if input.path == "." then root else root + "/${input.path}";
+      prefix = toString base + "/";
+      keep = builtins.listToAttrs (
+        map (p: {
+          name = p;
+          value = true;
+        }) input.include
+      );
+      relative = path: builtins.substring (builtins.stringLength prefix) (-1) (toString path);
+    in
+    builtins.path {
+      path = base;
+      name = "${name}-source";
+      filter = path: _type: keep ? ${relative path};
+    };
+
+  # A pinned archive: fetched (fixed-output, checked against the lock's
+  # hash) and unpacked.
+  fetchedInput =
+    name: input:
+    derivation {
+      name = "${name}-source";
+      system = "builtin";
+      builder = "builtin:unpack-v1";
+      format = input.format;
+      stripComponents = toString input.strip;
+      src = derivation {
+        name = input.file;
+        system = "builtin";
+        builder = "builtin:fetchurl";
+        url = input.url;
+        outputHashMode = "flat";
+        outputHashAlgo = "sha256";
+        outputHash = input.sha256;
+      };
+    };
+
+  inputs = builtins.mapAttrs (
+    name: input: if input.type == "path" then pathInput name input else fetchedInput name input
+  ) spec.inputs;
+
+  package =
+    name: pkg:
+    let
+      source = inputs.${pkg.src};
+      dir = if pkg.dir == "" then source else "${source}/${pkg.dir}";
+      cargoLock = builtins.fromTOML (builtins.readFile "${dir}/Cargo.lock");
+    in
+    builtins.mapAttrs (
+      _short: target:
+      recipes.buildRustPackage {
+        inherit name cargoLock target;
+        src = dir;
+        inherit (pkg)
+          package
+          bins
+          features
+          defaultFeatures
+          profile
+          settings
+          rustflags
+          ;
+      }
+    ) pkg.targets;
+in
+{
+  inherit inputs;
+  packages = builtins.mapAttrs package spec.packages;
+  inherit (spec) default;
+}

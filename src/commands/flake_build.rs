@@ -1,0 +1,315 @@
+//! `kiln build DIR#NAME`: build a flake's packages.
+//!
+//! 1. flake.toml and flake.lock are read and checked (a stale lock is an
+//!    error naming every input `kiln lock` must pin); the output address
+//!    selects packages and targets.
+//! 2. `recipes/flake.nix` is evaluated with the spec. The fetched inputs
+//!    the selected packages use are realised first (fetch and unpack: their
+//!    hashes are pinned), because the packages read their Cargo.lock.
+//! 3. The fetch phase: every fixed-output derivation in the closure is
+//!    realised, all of them even when some fail; a failure lists every
+//!    missing file with its URL, and nothing is built.
+//! 4. The builds; then `result-<target>` links (`result-<package>-<target>`
+//!    when several packages are built; `-o LINK` renames the prefix).
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use kiln_eval::{AutoArg, Evaluator};
+use kiln_flake::{Flake, FlakeRef, Selected};
+use kiln_store::schedule::Graph;
+use kiln_store::store::Store;
+use kiln_store::store_path::StorePath;
+
+use super::build::{BuildArgs, make_link};
+use super::realise::{BuildFlags, code_or_reported, realise_roots};
+use crate::commands::eval::options;
+use crate::error::AlreadyReported;
+use crate::eval_io::CliIo;
+
+/// Returns the flake address `build` was given, if it names a flake: an
+/// argument with `#`, a directory holding flake.toml, or nothing at all
+/// in a directory holding flake.toml.
+pub fn reference(args: &BuildArgs) -> Option<FlakeRef> {
+    if args.source.expr.is_some() || !args.source.attr.is_empty() {
+        return None;
+    }
+    match &args.source.file {
+        Some(text) if text.contains('#') => Some(FlakeRef::parse(text)),
+        Some(text) if kiln_flake::is_flake(Path::new(text)) => Some(FlakeRef::parse(text)),
+        Some(_) => None,
+        None if kiln_flake::is_flake(Path::new(".")) => Some(FlakeRef::parse(".")),
+        None => None,
+    }
+}
+
+/// One selected output, instantiated.
+struct Built {
+    selected: Selected,
+    drv: StorePath,
+    output: String,
+}
+
+/// Builds the outputs `reference` names.
+pub fn run(reference: &FlakeRef, args: &BuildArgs) -> anyhow::Result<ExitCode> {
+    let flake = kiln_flake::load(&reference.dir)?;
+    let selected = kiln_flake::reference::select(&flake.manifest, reference.output.as_deref())?;
+    let store = Arc::new(args.store.open()?);
+    let instantiated = {
+        let store = Arc::clone(&store);
+        let flags = args.build.clone();
+        let selected = selected.clone();
+        kiln_eval::with_big_stack(move || instantiate(&store, &flake, &selected, &flags))
+            .ok_or_else(|| anyhow::anyhow!("the evaluation thread failed"))?
+    };
+    let found = match instantiated {
+        Ok(found) => found,
+        Err(rendered) => {
+            let _ = std::io::stderr().lock().write_all(rendered.as_bytes());
+            return Err(AlreadyReported.into());
+        }
+    };
+    let mut built = Vec::new();
+    for (selected, (drv, output)) in selected.into_iter().zip(found) {
+        built.push(Built {
+            selected,
+            drv: store.resolve(&drv)?,
+            output,
+        });
+    }
+    let roots: Vec<StorePath> = built.iter().map(|b| b.drv.clone()).collect();
+    if args.dry_run {
+        return super::build::dry_run(&store, &roots);
+    }
+    fetch_phase(&store, &roots, &args.build)?;
+    let (graph, code) = realise_roots(&store, &roots, &args.build)?;
+    if code != ExitCode::SUCCESS {
+        return code_or_reported(code);
+    }
+    let several = {
+        let mut packages: Vec<&str> = built.iter().map(|b| b.selected.package.as_str()).collect();
+        packages.dedup();
+        packages.len() > 1
+    };
+    let mut out = std::io::stdout().lock();
+    for b in &built {
+        let path = output_path(&graph, &b.drv, &b.output)
+            .with_context(|| format!("`{}` has no output `{}`", store.display(&b.drv), b.output))?;
+        if !args.no_link {
+            make_link(
+                &store,
+                &path,
+                &link_name(&args.out_link, &b.selected, several),
+            )?;
+        }
+        writeln!(out, "{}", store.display(&path))?;
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn output_path(graph: &Graph, drv: &StorePath, output: &str) -> Option<StorePath> {
+    graph
+        .nodes
+        .iter()
+        .find(|node| &node.drv_path == drv)
+        .and_then(|node| node.drv.outputs.get(output))
+        .and_then(|o| o.path.clone())
+}
+
+/// `result-x86_64`, or `result-<package>-x86_64` when several packages
+/// are built.
+fn link_name(base: &Path, selected: &Selected, several: bool) -> PathBuf {
+    let mut name = base.as_os_str().to_owned();
+    if several {
+        name.push(format!("-{}", selected.package));
+    }
+    name.push(format!("-{}", selected.target));
+    PathBuf::from(name)
+}
+
+/// Realises every fixed-output derivation the roots need, all of them
+/// even when some fail; on failure lists each with its URLs.
+fn fetch_phase(store: &Arc<Store>, roots: &[StorePath], flags: &BuildFlags) -> anyhow::Result<()> {
+    let graph = Graph::load(store, roots)?;
+    let fetches: Vec<StorePath> = graph
+        .needed()
+        .filter(|(_, node)| node.drv.fixed_output().is_some())
+        .map(|(_, node)| node.drv_path.clone())
+        .collect();
+    if fetches.is_empty() {
+        return Ok(());
+    }
+    let flags = BuildFlags {
+        keep_going: true,
+        ..flags.clone()
+    };
+    let (graph, code) = realise_roots(store, &fetches, &flags)?;
+    if code == ExitCode::SUCCESS {
+        return Ok(());
+    }
+    let mut missing = Vec::new();
+    for node in &graph.nodes {
+        if node.drv.fixed_output().is_none() {
+            continue;
+        }
+        let valid = node
+            .drv
+            .outputs
+            .values()
+            .filter_map(|o| o.path.as_ref())
+            .all(|p| store.is_valid(p).unwrap_or(false));
+        if !valid {
+            let urls = node
+                .drv
+                .env
+                .get("urls")
+                .or_else(|| node.drv.env.get("url"))
+                .cloned()
+                .unwrap_or_default();
+            missing.push(format!("  {}  {}", node.drv.name().unwrap_or("?"), urls));
+        }
+    }
+    let mut err = std::io::stderr().lock();
+    writeln!(
+        err,
+        "error: {} of {} downloads failed; nothing was built:",
+        missing.len(),
+        fetches.len()
+    )?;
+    for line in &missing {
+        writeln!(err, "{line}")?;
+    }
+    Err(AlreadyReported.into())
+}
+
+/// Evaluates the flake and writes the selected outputs' derivations; the
+/// fetched inputs the selected packages use are realised on the way.
+/// Returns each output's `.drv` path and output name, or the rendered error.
+fn instantiate(
+    store: &Arc<Store>,
+    flake: &Flake,
+    selected: &[Selected],
+    flags: &BuildFlags,
+) -> Result<Vec<(String, String)>, String> {
+    let mut used: Vec<String> = selected
+        .iter()
+        .map(|s| flake.manifest.packages[&s.package].src.clone())
+        .collect();
+    used.sort();
+    used.dedup();
+    let spec = kiln_flake::spec::spec(&flake.dir, &flake.manifest, &flake.lock, Some(&used))
+        .map_err(|e| format!("error: {}\n", kiln_store::schedule::error_chain(&e)))?;
+    let opts = options(&[], true);
+    let io = Rc::new(CliIo::with_store(Arc::clone(store)));
+    let mut ev = Evaluator::new(io.clone(), opts.clone());
+    let render = |e: kiln_eval::Error| e.render();
+    let expr = format!(
+        "{{ spec }}: import <kiln/flake.nix> {{ root = /. + \"{}\"; spec = builtins.fromJSON spec; }}",
+        nix_string_body(&flake.dir.to_string_lossy())
+    );
+    let function = ev.eval_expr(&expr, &opts.cwd).map_err(render)?;
+    let auto = Rc::new(
+        ev.auto_args(&[("spec".to_owned(), AutoArg::Str(spec.to_string()))])
+            .map_err(render)?,
+    );
+    let value = ev.auto_call(&function, &auto).map_err(render)?;
+
+    let fetched: Vec<&String> = used
+        .iter()
+        .filter(|name| {
+            flake
+                .manifest
+                .inputs
+                .get(*name)
+                .is_some_and(kiln_flake::Input::is_fetched)
+        })
+        .collect();
+    if !fetched.is_empty() {
+        let mut drvs = Vec::new();
+        for name in fetched {
+            let input = ev
+                .select_path(&value, &format!("inputs.{name}"), &auto)
+                .map_err(render)?;
+            for drv in ev.find_derivations(&input, &auto).map_err(render)? {
+                drvs.push(drv.drv_path);
+            }
+        }
+        io.flush()?;
+        realise_inputs(store, &drvs, flags)?;
+    }
+
+    let mut found = Vec::new();
+    for s in selected {
+        let path = format!("packages.{}.{}", s.package, s.target);
+        let v = ev.select_path(&value, &path, &auto).map_err(render)?;
+        let drvs = ev.find_derivations(&v, &auto).map_err(render)?;
+        let Some(drv) = drvs.into_iter().next() else {
+            return Err(format!("error: `{path}` is not a derivation\n"));
+        };
+        found.push((drv.drv_path, drv.output));
+    }
+    io.flush()?;
+    Ok(found)
+}
+
+fn realise_inputs(store: &Arc<Store>, drvs: &[String], flags: &BuildFlags) -> Result<(), String> {
+    let roots = drvs
+        .iter()
+        .map(|d| store.resolve(d))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("error: {e}\n"))?;
+    match realise_roots(store, &roots, flags) {
+        Ok((_, code)) if code == ExitCode::SUCCESS => Ok(()),
+        Ok(_) => Err("error: the flake's inputs could not be fetched (see above)\n".to_owned()),
+        Err(e) => Err(format!("error: {e:#}\n")),
+    }
+}
+
+/// Escapes text for a Nix double-quoted string.
+fn nix_string_body(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '$' => out.push_str("\\$"),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn links_name_the_target_and_the_package_when_several() {
+        let s = Selected {
+            package: "rg".into(),
+            target: "aarch64".into(),
+        };
+        assert_eq!(
+            link_name(Path::new("result"), &s, false),
+            Path::new("result-aarch64")
+        );
+        assert_eq!(
+            link_name(Path::new("out"), &s, true),
+            Path::new("out-rg-aarch64")
+        );
+    }
+
+    #[test]
+    fn nix_strings_are_escaped() {
+        assert_eq!(
+            nix_string_body("/a \"b\" ${c}\\"),
+            "/a \\\"b\\\" \\${c}\\\\"
+        );
+    }
+}

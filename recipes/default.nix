@@ -5,9 +5,13 @@
 #
 # Arguments (all optional):
 #   debianLock   the parsed Debian lock for the root filesystem
-#                (default: debian/sid.lock.json)
+#                (default: debian/sid-extra.lock.json: the toolchain's
+#                packages plus Debian's essential set, cmake, perl, pkgconf
+#                and make, which C build scripts such as jemalloc's
+#                configure or openssl-src need; debian/sid.lock.json is the
+#                toolchain's closure alone)
 {
-  debianLock ? builtins.fromJSON (builtins.readFile ./debian/sid.lock.json),
+  debianLock ? builtins.fromJSON (builtins.readFile ./debian/sid-extra.lock.json),
 }:
 let
   debian = import ./debian { lock = debianLock; };

@@ -89,8 +89,25 @@ impl CliIo {
         })
     }
 
+    /// Maps a path inside the store to where the store keeps it on disk
+    /// (its physical directory may differ from the logical `/nix/store`).
+    fn physical(&self, path: &str) -> Option<String> {
+        let store = self.store.as_ref()?;
+        let prefix = format!("{}/", self.store_dir.as_str());
+        let rest = path.strip_prefix(&prefix)?;
+        let (base, tail) = rest.split_once('/').unwrap_or((rest, ""));
+        let store_path = store.resolve(&format!("{prefix}{base}")).ok()?;
+        let mut real = store.physical(&store_path);
+        if !tail.is_empty() {
+            real.push(tail);
+        }
+        Some(real.to_string_lossy().into_owned())
+    }
+
     fn fs_path(&self, path: &str) -> String {
-        self.redirect(path).unwrap_or_else(|| path.to_owned())
+        self.redirect(path)
+            .or_else(|| self.physical(path))
+            .unwrap_or_else(|| path.to_owned())
     }
 }
 

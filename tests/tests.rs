@@ -7,6 +7,7 @@
 
 mod build;
 mod eval;
+mod flake;
 mod formats;
 mod instantiate;
 mod lock;

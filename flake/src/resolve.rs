@@ -27,6 +27,26 @@ pub struct Registries {
     pub pypi: String,
 }
 
+impl Registries {
+    /// The defaults, each overridden by its environment variable when set:
+    /// `KILN_CRATES_INDEX`, `KILN_CRATES_DOWNLOAD`, `KILN_PYPI_URL` (for a
+    /// mirror, or a test's server).
+    pub fn from_env() -> Registries {
+        let default = Registries::default();
+        let var = |name: &str, fallback: String| {
+            std::env::var(name)
+                .ok()
+                .filter(|v| !v.is_empty())
+                .unwrap_or(fallback)
+        };
+        Registries {
+            crates_index: var("KILN_CRATES_INDEX", default.crates_index),
+            crates_download: var("KILN_CRATES_DOWNLOAD", default.crates_download),
+            pypi: var("KILN_PYPI_URL", default.pypi),
+        }
+    }
+}
+
 impl Default for Registries {
     fn default() -> Registries {
         Registries {

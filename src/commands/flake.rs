@@ -188,7 +188,7 @@ pub fn lock(dir: &Path, update: Option<&[String]>) -> anyhow::Result<ExitCode> {
     }
     let fetcher =
         Fetcher::new(&FetchConfig::from_env()).context("cannot set up the HTTP client")?;
-    let registries = Registries::default();
+    let registries = Registries::from_env();
     let mut err = std::io::stderr().lock();
     let mut changed = false;
     let mut failures = Vec::new();

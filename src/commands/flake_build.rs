@@ -164,16 +164,26 @@ fn fetch_phase(store: &Arc<Store>, roots: &[StorePath], flags: &BuildFlags) -> a
             .filter_map(|o| o.path.as_ref())
             .all(|p| store.is_valid(p).unwrap_or(false));
         if !valid {
-            let urls = node
-                .drv
-                .env
-                .get("urls")
-                .or_else(|| node.drv.env.get("url"))
-                .cloned()
-                .unwrap_or_default();
-            missing.push(format!("  {}  {}", node.drv.name().unwrap_or("?"), urls));
+            let env = &node.drv.env;
+            let mut urls: Vec<&str> = Vec::new();
+            for url in env
+                .get("url")
+                .into_iter()
+                .chain(env.get("urls"))
+                .flat_map(|u| u.split_whitespace())
+            {
+                if !urls.contains(&url) {
+                    urls.push(url);
+                }
+            }
+            missing.push(format!(
+                "  {}  {}",
+                node.drv.name().unwrap_or("?"),
+                urls.join(" ")
+            ));
         }
     }
+    missing.sort();
     let mut err = std::io::stderr().lock();
     writeln!(
         err,

@@ -16,7 +16,7 @@
 
 mod concurrency;
 mod crash;
-mod fetch;
+pub mod fetch;
 mod graph;
 mod interop;
 

@@ -42,7 +42,8 @@ pub struct FetchConfig {
 
 impl FetchConfig {
     /// Returns the default configuration, trusting the bundles that
-    /// `SSL_CERT_FILE` and `NIX_SSL_CERT_FILE` name.
+    /// `SSL_CERT_FILE` and `NIX_SSL_CERT_FILE` name; `KILN_FETCH_TRIES`
+    /// sets the attempts per URL (at least 1).
     pub fn from_env() -> FetchConfig {
         let mut ca_files: Vec<PathBuf> = Vec::new();
         for var in ["SSL_CERT_FILE", "NIX_SSL_CERT_FILE"] {
@@ -57,7 +58,13 @@ impl FetchConfig {
         FetchConfig {
             connect_timeout: Duration::from_secs(30),
             stall_timeout: Duration::from_secs(60),
-            retry: RetryPolicy::default(),
+            retry: RetryPolicy {
+                tries: std::env::var("KILN_FETCH_TRIES")
+                    .ok()
+                    .and_then(|t| t.parse::<u32>().ok())
+                    .map_or(RetryPolicy::default().tries, |t| t.max(1)),
+                ..RetryPolicy::default()
+            },
             proxy_from_env: true,
             ca_files,
         }

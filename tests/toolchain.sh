@@ -82,4 +82,26 @@ hostcc="derivation { name = \"host-cc-probe\"; system = \"x86_64-linux\"; builde
 "$kiln" build --quiet -o "$links/hostcc" -E "$hostcc" >/dev/null || fail "zig as the host's C compiler failed"
 grep -q "host c ok" "$links/hostcc" || fail "the host C program printed: $(cat "$links/hostcc")"
 
-echo "toolchain test: both binaries static, reference-free, and running; the sandbox shows the root filesystem's /usr; zig compiles C for the host"
+# The fixture workspace from its flake.toml (tests/fixtures/workspace): a
+# binary with a build script and features, a proc-macro built for the host,
+# and a -sys crate whose C the cc crate compiles with zig; both targets.
+fx=$root/tests/fixtures/workspace
+start=$(date +%s)
+"$kiln" build --quiet -o "$links/app" "$fx#app" >/dev/null || fail "building the fixture workspace failed"
+echo "built the fixture workspace (both targets) in $(( $(date +%s) - start )) s"
+for target in x86_64 aarch64; do
+  bin=$links/app-$target/bin/app
+  [ -x "$bin" ] || fail "$bin is missing"
+  file -L "$bin" | grep -q "statically linked\|static-pie linked" || fail "not static: $(file -L "$bin")"
+  if grep -q -a "/nix/store" "$bin"; then fail "$bin contains a /nix/store path"; fi
+done
+want="HELLO FROM A PROC-MACRO; csum(kiln)=9756647; target=%s-unknown-linux-musl; profile=release"
+[ "$("$links/app-x86_64/bin/app")" = "$(printf "$want" x86_64)" ] || fail "the x86_64 app printed: $("$links/app-x86_64/bin/app")"
+[ "$(qemu-aarch64-static "$links/app-aarch64/bin/app")" = "$(printf "$want" aarch64)" ] || fail "the aarch64 app did not run as expected"
+
+# A build that fails shows the compiler's error for the failing crate.
+if broken=$("$kiln" build --no-link "$fx#broken" 2>&1); then fail "the broken package built"; fi
+echo "$broken" | grep -q "error: the fixture's \`broken\` feature is on" || fail "the compiler's error is not shown: $broken"
+echo "$broken" | grep -q "could not compile \`app\`" || fail "cargo's verdict is not shown: $broken"
+
+echo "toolchain test: hello and the fixture workspace static, reference-free, and running for both targets; a failing build shows the compiler's error; the sandbox shows the root filesystem's /usr; zig compiles C for the host"

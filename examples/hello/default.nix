@@ -1,6 +1,7 @@
-# The hello example for both musl targets:
-#   kiln build examples/hello            (both)
-#   kiln build examples/hello -A x86_64  (one)
+# The hello example in Nix rather than flake.toml (examples/hello/flake.toml
+# builds the same): buildRustPackage for both musl targets.
+#   kiln build examples/hello/default.nix            (both)
+#   kiln build examples/hello/default.nix -A x86_64  (one)
 {
   recipes ? import ../../recipes { },
 }:

@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# Benchmark: a flake package built by kiln for both targets, against plain
+# cargo running the very same build script (same toolchain, zig, flags and
+# vendored crates) in the same root filesystem, under bubblewrap, without
+# kiln.
+#
+# Usage (from the repository's root; needs bubblewrap, file, qemu-user-static):
+#   bash bench/rust-build/run.sh bench/ripgrep rg      # ripgrep from crates.io
+#   bash bench/rust-build/run.sh bench/uv uv           # uv 0.13.7 (~1.5 h on 2 cores)
+#   WHEELS="URL_X86 URL_ARM" bash bench/rust-build/run.sh …   # compare sizes with published binaries
+#
+# KILN_STORE (default: target/bench-store) keeps the toolchain between runs.
+# Prints, per target: kiln's cold build time (the package, its vendor
+# directory and its crates deleted first; the toolchain kept), plain
+# cargo's time for the same script, their ratio (goal: <= 1.1), then kiln's
+# no-op rebuild time (goal: < 1 s), `--check` (a rebuild compared bit for
+# bit), `BIN --version` (aarch64 under qemu) and the binaries' sizes.
+set -euo pipefail
+flake=${1:?usage: run.sh FLAKE_DIR PACKAGE}
+package=${2:?usage: run.sh FLAKE_DIR PACKAGE}
+root=$(cd "$(dirname "$0")/../.." && pwd)
+cargo build --release --quiet --manifest-path "$root/Cargo.toml" --bin kiln
+kiln=${CARGO_TARGET_DIR:-$root/target}/release/kiln
+export KILN_STORE=${KILN_STORE:-$root/target/bench-store}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+now() { date +%s.%N; }
+since() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.1f}')" "$1" "$(now)"; }
+
+# The toolchain is not what is measured: build it and keep it as a root.
+"$kiln" build --quiet -o "$work/toolchain" -E '(import <kiln> { }).rust.toolchain' >/dev/null
+"$kiln" build --quiet -o "$work/rootfs" -E '(import <kiln> { }).rootfs' >/dev/null
+"$kiln" build --quiet -o "$work/zig" -E '(import <kiln> { }).zig' >/dev/null
+
+# Cold: nothing of the package in the store (the gc keeps the roots above).
+"$kiln" gc >/dev/null
+start=$(now)
+"$kiln" build --quiet -o "$work/result" "$flake#$package" >/dev/null
+kiln_cold=$(since "$start")
+echo "kiln cold build, both targets side by side: $kiln_cold s"
+
+start=$(now)
+"$kiln" build --quiet -o "$work/result" "$flake#$package" >/dev/null
+echo "kiln no-op rebuild: $(since "$start") s"
+
+start=$(now)
+if "$kiln" build --quiet --check --no-link "$flake#$package" >/dev/null 2>"$work/check.log"; then
+  echo "kiln --check: identical ($(since "$start") s)"
+else
+  echo "kiln --check: DIFFERENT ($(since "$start") s)"; cat "$work/check.log"
+fi
+
+# Plain cargo: each target's derivation's own builder script, run by
+# bubblewrap in the same root filesystem with the store mounted, the same
+# environment, and $out in a scratch directory. Run one after the other,
+# then both side by side as kiln does.
+drvs=$("$kiln" build --dry-run "$flake#$package" 2>/dev/null)
+store_dir=/nix/store
+peer() {
+  local drv=$1 dir=$2
+  "$kiln" derivation show "$drv" > "$dir/drv.json"
+  python3 - "$dir/drv.json" "$dir" <<'PY'
+import json, os, shlex, sys
+drv = next(iter(json.load(open(sys.argv[1])).values()))
+env = dict(drv["env"], out="/build/out", TMPDIR="/build", HOME="/homeless-shelter",
+           NIX_BUILD_TOP="/build", NIX_BUILD_CORES=str(os.cpu_count()))
+with open(sys.argv[2] + "/env", "w") as f:
+    for k, v in env.items():
+        f.write(k + "\0" + v + "\0")
+with open(sys.argv[2] + "/cmd", "w") as f:
+    f.write(shlex.join([drv["builder"], *drv["args"]]))
+PY
+  local rootfs
+  rootfs=$(python3 -c "import json,sys; d=next(iter(json.load(open(sys.argv[1])).values())); print(d['env']['__kilnRootfs'])" "$dir/drv.json")
+  local args=()
+  while IFS= read -r -d '' k && IFS= read -r -d '' v; do args+=(--setenv "$k" "$v"); done < "$dir/env"
+  mkdir -p "$dir/build"
+  bwrap --bind "$KILN_STORE/store/${rootfs#"$store_dir"/}" / \
+    --ro-bind "$KILN_STORE/store" "$store_dir" --bind "$dir/build" /build \
+    --proc /proc --dev /dev --clearenv "${args[@]}" --chdir /build \
+    /bin/sh -c "$(cat "$dir/cmd")" > "$dir/log" 2>&1
+}
+i=0
+for drv in $drvs; do
+  i=$((i + 1)); mkdir -p "$work/peer$i"
+  start=$(now)
+  peer "$drv" "$work/peer$i" || { tail -20 "$work/peer$i/log"; exit 1; }
+  echo "plain cargo, $(basename "$drv" .drv | cut -d- -f2-): $(since "$start") s"
+  rm -rf "$work/peer$i"
+done
+start=$(now)
+i=0; pids=()
+for drv in $drvs; do
+  i=$((i + 1)); mkdir -p "$work/both$i"
+  peer "$drv" "$work/both$i" & pids+=($!)
+done
+for pid in "${pids[@]}"; do wait "$pid"; done
+cargo_both=$(since "$start")
+echo "plain cargo, both targets side by side: $cargo_both s"
+python3 -c "import sys; print(f'ratio kiln cold / plain cargo: {float(sys.argv[1]) / float(sys.argv[2]):.2f} (goal <= 1.1)')" "$kiln_cold" "$cargo_both"
+
+for link in "$work"/result-*; do
+  target=${link##*-}
+  for bin in "$link"/bin/*; do
+    case $target in
+      aarch64) version=$(qemu-aarch64-static "$bin" --version | head -1) ;;
+      *) version=$("$bin" --version | head -1) ;;
+    esac
+    echo "$target $(basename "$bin"): $version; $(stat -c %s "$(readlink -f "$bin")") bytes; $(file -L "$bin" | grep -o 'static[a-z-]* linked')"
+  done
+done
+for url in ${WHEELS:-}; do
+  curl -sSLo "$work/wheel.zip" "$url"
+  python3 - "$work/wheel.zip" "$url" <<'PY'
+import sys, zipfile
+z = zipfile.ZipFile(sys.argv[1])
+for i in z.infolist():
+    if i.filename.endswith("/scripts/uv") or i.filename.endswith("bin/uv"):
+        print(f"published {sys.argv[2].rsplit('/', 1)[-1]}: {i.filename} {i.file_size} bytes")
+PY
+done

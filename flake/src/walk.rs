@@ -2,9 +2,11 @@
 //! less what its `.gitignore` files, the input's `exclude` patterns and
 //! kiln's own defaults leave out.
 //!
-//! The defaults: `.git/`, cargo's `target/` at the top, and kiln's
-//! `result` / `result-*` links at the top (they point into the store and
-//! would change the source's hash on every build). Hidden files are kept
+//! The defaults: `.git/`, cargo's `target/` at the top, kiln's `result` /
+//! `result-*` links at the top (they point into the store and would change
+//! the source's hash on every build), and `flake.toml` / `flake.lock` at
+//! the top (how to build is not what is built: a new package or target
+//! must not rebuild the others). Hidden files are kept
 //! (`.cargo/config.toml` matters). `.gitignore` files are honoured whether
 //! or not the directory is a git repository; ignore files above the input's
 //! directory are not read (evaluation sees nothing outside the flake).
@@ -16,7 +18,14 @@ use ignore::overrides::OverrideBuilder;
 use thiserror::Error;
 
 /// Patterns always left out.
-pub const DEFAULT_EXCLUDES: [&str; 4] = [".git/", "/target/", "/result", "/result-*"];
+pub const DEFAULT_EXCLUDES: [&str; 6] = [
+    ".git/",
+    "/target/",
+    "/result",
+    "/result-*",
+    "/flake.toml",
+    "/flake.lock",
+];
 
 /// Why a directory could not be walked.
 #[derive(Debug, Error)]
@@ -113,6 +122,9 @@ mod tests {
             ".git/HEAD",
             "sub/target/keep.rs",
             "notes.log",
+            "flake.toml",
+            "flake.lock",
+            "sub/flake.toml",
         ] {
             let path = root.join(file);
             fs_err::create_dir_all(path.parent().expect("parent")).expect("mkdir");
@@ -132,6 +144,7 @@ mod tests {
                 "src",
                 "src/main.rs",
                 "sub",
+                "sub/flake.toml",
                 "sub/target",
                 "sub/target/keep.rs"
             ]

@@ -32,6 +32,9 @@ pub enum Command {
     /// Build a flake's packages (`DIR#NAME`, or its defaults), or evaluate
     /// a Nix file, build its derivations and link the results, like `nix-build`
     Build(commands::build::BuildArgs),
+    /// Fetch every download a flake's outputs need (crates, Debian
+    /// packages, zig), and build nothing
+    Fetch(commands::fetch::FetchArgs),
     /// List a flake's packages, targets and inputs
     Show(commands::flake::ShowArgs),
     /// Write a flake.toml for the Cargo project in a directory

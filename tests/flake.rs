@@ -311,3 +311,33 @@ fn the_fetch_phase_lists_every_missing_download() {
     }
     assert!(!text.contains("building `"), "something was built:\n{text}");
 }
+
+/// `--offline` with nothing in the store: nothing is fetched or built,
+/// and every missing download is listed with its URL and pinned hash.
+#[test]
+fn offline_lists_every_missing_download_and_fetches_nothing() {
+    let proxy = serve(HashMap::new());
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let fixture = Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/workspace"
+    ));
+    let mut cmd = kiln_in(fixture, &store, "http://127.0.0.1:1");
+    for var in ["no_proxy", "NO_PROXY", "all_proxy", "ALL_PROXY"] {
+        cmd.env_remove(var);
+    }
+    cmd.env("http_proxy", &proxy)
+        .env("https_proxy", &proxy)
+        .args(["build", "--offline", "--no-link", ".#app"]);
+    let out = run(&mut cmd);
+    let text = stderr(&out);
+    assert!(!out.status.success());
+    assert!(text.contains("offline, and"), "{text}");
+    let cc = "cc-1.11.3.crate  https://static.crates.io/crates/cc/cc-1.11.3.crate  sha256-";
+    assert!(text.contains(cc), "{text}");
+    assert!(
+        !text.contains("fetching `") && !text.contains("building `"),
+        "{text}"
+    );
+}

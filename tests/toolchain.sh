@@ -104,4 +104,23 @@ if broken=$("$kiln" build --no-link "$fx#broken" 2>&1); then fail "the broken pa
 echo "$broken" | grep -q "error: the fixture's \`broken\` feature is on" || fail "the compiler's error is not shown: $broken"
 echo "$broken" | grep -q "could not compile \`app\`" || fail "cargo's verdict is not shown: $broken"
 
+# Offline: with the toolchain kept (rooted) and everything else of the
+# fixture collected, `kiln fetch` fetches its crates; then the build runs in
+# a network namespace with nothing but loopback, `--offline`, and gives
+# the same binaries.
+for attr in rust.toolchain rootfs zig; do
+  "$kiln" build --quiet -o "$links/keep-$attr" -E "(import <kiln> { }).$attr" >/dev/null || fail "cannot root $attr"
+done
+before=$(readlink -f "$links/app-x86_64")
+sums=$(sha256sum "$links"/app-*/bin/app | awk '{print $1}')
+rm -f "$links"/app-*
+"$kiln" gc >/dev/null || fail "gc failed"
+[ ! -e "$before" ] || fail "gc kept the fixture's output"
+"$kiln" fetch --quiet "$fx#app" || fail "kiln fetch failed"
+start=$(date +%s)
+unshare --net "$kiln" build --quiet --offline -o "$links/app" "$fx#app" >/dev/null || fail "the offline build in a network namespace failed"
+echo "rebuilt the fixture offline in a network namespace in $(( $(date +%s) - start )) s"
+[ "$(sha256sum "$links"/app-*/bin/app | awk '{print $1}')" = "$sums" ] || fail "the offline build gave other binaries"
+[ "$("$links/app-x86_64/bin/app")" = "$(printf "$want" x86_64)" ] || fail "the offline x86_64 app printed something else"
+
 echo "toolchain test: hello and the fixture workspace static, reference-free, and running for both targets; a failing build shows the compiler's error; the sandbox shows the root filesystem's /usr; zig compiles C for the host"

@@ -49,6 +49,10 @@ pub struct BuildArgs {
     /// (on stderr), building nothing; print the `.drv` paths on stdout
     #[arg(long)]
     pub dry_run: bool,
+    /// Never use the network: fail before building anything, listing every
+    /// download that is not in the store (`kiln fetch` fetches them)
+    #[arg(long)]
+    pub offline: bool,
     /// How to build
     #[command(flatten)]
     pub build: BuildFlags,
@@ -87,6 +91,9 @@ pub fn run(args: &BuildArgs) -> anyhow::Result<ExitCode> {
     }
     if args.dry_run {
         return dry_run(&store, &roots);
+    }
+    if args.offline {
+        super::fetch::require_offline(&store, &roots)?;
     }
     let (graph, code) = realise_roots(&store, &roots, &args.build)?;
     if code != ExitCode::SUCCESS {

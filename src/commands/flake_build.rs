@@ -6,9 +6,10 @@
 //! 2. `recipes/flake.nix` is evaluated with the spec. The fetched inputs
 //!    the selected packages use are realised first (fetch and unpack: their
 //!    hashes are pinned), because the packages read their Cargo.lock.
-//! 3. The fetch phase: every fixed-output derivation in the closure is
-//!    realised, all of them even when some fail; a failure lists every
-//!    missing file with its URL, and nothing is built.
+//! 3. The fetch phase ([`fetch`]): every fixed-output derivation in the
+//!    closure is realised, all of them even when some fail; a failure lists
+//!    every missing file with its URL, and nothing is built. With
+//!    `--offline`, nothing is fetched: a missing download is an error.
 //! 4. The builds; then `result-<target>` links (`result-<package>-<target>`
 //!    when several packages are built; `-o LINK` renames the prefix).
 
@@ -26,6 +27,7 @@ use kiln_store::store::Store;
 use kiln_store::store_path::StorePath;
 
 use super::build::{BuildArgs, make_link};
+use super::fetch;
 use super::realise::{BuildFlags, code_or_reported, realise_roots};
 use crate::commands::eval::options;
 use crate::error::AlreadyReported;
@@ -48,22 +50,31 @@ pub fn reference(args: &BuildArgs) -> Option<FlakeRef> {
 }
 
 /// One selected output, instantiated.
-struct Built {
-    selected: Selected,
-    drv: StorePath,
-    output: String,
+pub struct Built {
+    /// The package and target.
+    pub selected: Selected,
+    /// Its derivation.
+    pub drv: StorePath,
+    /// The output selected.
+    pub output: String,
 }
 
-/// Builds the outputs `reference` names.
-pub fn run(reference: &FlakeRef, args: &BuildArgs) -> anyhow::Result<ExitCode> {
+/// Evaluates the flake and instantiates the outputs `reference` names;
+/// the fetched inputs of the selected packages are realised on the way
+/// (or, `offline`, must be in the store already).
+pub fn instantiate_flake(
+    reference: &FlakeRef,
+    store: &Arc<Store>,
+    flags: &BuildFlags,
+    offline: bool,
+) -> anyhow::Result<Vec<Built>> {
     let flake = kiln_flake::load(&reference.dir)?;
     let selected = kiln_flake::reference::select(&flake.manifest, reference.output.as_deref())?;
-    let store = Arc::new(args.store.open()?);
     let instantiated = {
-        let store = Arc::clone(&store);
-        let flags = args.build.clone();
+        let store = Arc::clone(store);
+        let flags = flags.clone();
         let selected = selected.clone();
-        kiln_eval::with_big_stack(move || instantiate(&store, &flake, &selected, &flags))
+        kiln_eval::with_big_stack(move || instantiate(&store, &flake, &selected, &flags, offline))
             .ok_or_else(|| anyhow::anyhow!("the evaluation thread failed"))?
     };
     let found = match instantiated {
@@ -81,11 +92,22 @@ pub fn run(reference: &FlakeRef, args: &BuildArgs) -> anyhow::Result<ExitCode> {
             output,
         });
     }
+    Ok(built)
+}
+
+/// Builds the outputs `reference` names.
+pub fn run(reference: &FlakeRef, args: &BuildArgs) -> anyhow::Result<ExitCode> {
+    let store = Arc::new(args.store.open()?);
+    let built = instantiate_flake(reference, &store, &args.build, args.offline)?;
     let roots: Vec<StorePath> = built.iter().map(|b| b.drv.clone()).collect();
     if args.dry_run {
         return super::build::dry_run(&store, &roots);
     }
-    fetch_phase(&store, &roots, &args.build)?;
+    if args.offline {
+        fetch::require_offline(&store, &roots)?;
+    } else {
+        fetch::fetch_phase(&store, &roots, &args.build)?;
+    }
     let (graph, code) = realise_roots(&store, &roots, &args.build)?;
     if code != ExitCode::SUCCESS {
         return code_or_reported(code);
@@ -132,71 +154,6 @@ fn link_name(base: &Path, selected: &Selected, several: bool) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// Realises every fixed-output derivation the roots need, all of them
-/// even when some fail; on failure lists each with its URLs.
-fn fetch_phase(store: &Arc<Store>, roots: &[StorePath], flags: &BuildFlags) -> anyhow::Result<()> {
-    let graph = Graph::load(store, roots)?;
-    let fetches: Vec<StorePath> = graph
-        .needed()
-        .filter(|(_, node)| node.drv.fixed_output().is_some())
-        .map(|(_, node)| node.drv_path.clone())
-        .collect();
-    if fetches.is_empty() {
-        return Ok(());
-    }
-    let flags = BuildFlags {
-        keep_going: true,
-        ..flags.clone()
-    };
-    let (graph, code) = realise_roots(store, &fetches, &flags)?;
-    if code == ExitCode::SUCCESS {
-        return Ok(());
-    }
-    let mut missing = Vec::new();
-    for node in &graph.nodes {
-        if node.drv.fixed_output().is_none() {
-            continue;
-        }
-        let valid = node
-            .drv
-            .outputs
-            .values()
-            .filter_map(|o| o.path.as_ref())
-            .all(|p| store.is_valid(p).unwrap_or(false));
-        if !valid {
-            let env = &node.drv.env;
-            let mut urls: Vec<&str> = Vec::new();
-            for url in env
-                .get("url")
-                .into_iter()
-                .chain(env.get("urls"))
-                .flat_map(|u| u.split_whitespace())
-            {
-                if !urls.contains(&url) {
-                    urls.push(url);
-                }
-            }
-            missing.push(format!(
-                "  {}  {}",
-                node.drv.name().unwrap_or("?"),
-                urls.join(" ")
-            ));
-        }
-    }
-    missing.sort();
-    let mut err = std::io::stderr().lock();
-    writeln!(
-        err,
-        "error: {} of {} downloads failed; nothing was built:",
-        missing.len(),
-        fetches.len()
-    )?;
-    for line in &missing {
-        writeln!(err, "{line}")?;
-    }
-    Err(AlreadyReported.into())
-}
-
 /// Evaluates the flake and writes the selected outputs' derivations; the
 /// fetched inputs the selected packages use are realised on the way.
 /// Returns each output's `.drv` path and output name, or the rendered error.
@@ -205,6 +162,7 @@ fn instantiate(
     flake: &Flake,
     selected: &[Selected],
     flags: &BuildFlags,
+    offline: bool,
 ) -> Result<Vec<(String, String)>, String> {
     let mut used: Vec<String> = selected
         .iter()
@@ -250,7 +208,7 @@ fn instantiate(
             }
         }
         io.flush()?;
-        realise_inputs(store, &drvs, flags)?;
+        realise_inputs(store, &drvs, flags, offline)?;
     }
 
     let mut found = Vec::new();
@@ -267,12 +225,20 @@ fn instantiate(
     Ok(found)
 }
 
-fn realise_inputs(store: &Arc<Store>, drvs: &[String], flags: &BuildFlags) -> Result<(), String> {
+fn realise_inputs(
+    store: &Arc<Store>,
+    drvs: &[String],
+    flags: &BuildFlags,
+    offline: bool,
+) -> Result<(), String> {
     let roots = drvs
         .iter()
         .map(|d| store.resolve(d))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| format!("error: {e}\n"))?;
+    if offline {
+        fetch::require_offline(store, &roots).map_err(|e| format!("error: {e:#}\n"))?;
+    }
     match realise_roots(store, &roots, flags) {
         Ok((_, code)) if code == ExitCode::SUCCESS => Ok(()),
         Ok(_) => Err("error: the flake's inputs could not be fetched (see above)\n".to_owned()),

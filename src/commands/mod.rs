@@ -3,6 +3,7 @@
 pub mod build;
 pub mod derivation;
 pub mod eval;
+pub mod fetch;
 pub mod flake;
 pub mod flake_build;
 pub mod gc;
@@ -39,6 +40,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Gc(args) => gc::run(&args),
         Command::Lock(args) => lock::run(args),
         Command::Init(args) => flake::init(&args),
+        Command::Fetch(args) => fetch::run(&args),
         Command::Show(args) => flake::show(&args),
     }
 }

@@ -26,6 +26,7 @@
 //! log. Scheduling many derivations is [`crate::schedule`]'s business.
 
 pub mod canonicalise;
+pub mod diff;
 #[cfg(target_os = "linux")]
 pub mod job;
 pub mod log;

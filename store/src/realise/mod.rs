@@ -25,7 +25,8 @@
 //! builder (built-in or sandboxed), register; [`log`] keeps each build's
 //! log. [`check`] builds a derivation whose outputs are valid again and
 //! compares the outputs with the registered ones ([`diff`] lists the
-//! differing files), registering nothing. Scheduling many derivations is [`crate::schedule`]'s business.
+//! differing files), registering nothing. Scheduling many derivations is
+//! [`crate::schedule`]'s business.
 
 pub mod canonicalise;
 #[cfg(target_os = "linux")]

@@ -2,7 +2,8 @@
 //! passes; a non-deterministic one fails naming the differing file (not
 //! the identical one), keeps the other build as `<output>.check`, runs
 //! diffoscope when it is on `PATH`, and leaves the registered output and
-//! the database as they were; `kiln gc` removes what a check kept.
+//! the database as they were; `kiln gc` removes what a check kept. A fixed
+//! output is checked against its declared hash.
 
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
@@ -92,6 +93,13 @@ fn a_deterministic_derivation_passes_check_and_rounds() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(stderr.matches("identical: `").count(), 2, "{stderr}");
     assert!(stderr.contains("checked 1 outputs: identical"), "{stderr}");
+
+    // `kiln realise --check` checks the `.drv`s it is given.
+    let drv = env.instantiate("det.nix", &[]).remove(0);
+    let out = run(env.kiln().args(["realise", "--check", "--json", &drv]));
+    assert!(out.status.success(), "{}", describe(&out));
+    assert_eq!(lines(&out.stdout), paths);
+    assert_eq!(checks(&super::events(&out.stderr))[0]["drv"], drv.as_str());
 
     assert_eq!(recorded(&env, &paths[0]), before);
     assert!(!kept(&env, &paths[0]).exists());
@@ -214,6 +222,57 @@ fn rounds_fail_a_nondeterministic_build_but_its_first_build_stays_registered() {
     assert_eq!(checks(&events)[0]["identical"], false);
     assert!(env.valid(&out_path));
     assert!(kept(&env, &out_path).join("random").exists());
+    assert!(scratch_left(&env).is_empty(), "{:?}", scratch_left(&env));
+    env.assert_verified();
+}
+
+/// A fixed output whose contents come from the environment
+/// (`impureEnvVars`), so a check can be made to produce other bytes.
+const FIXED: &str = r#"mk {
+  name = "fixed";
+  script = "echo -n $CONTENT > $out";
+  impureEnvVars = [ "CONTENT" ];
+  outputHashMode = "flat";
+  outputHashAlgo = "sha256";
+  outputHash = "770e607624d689265ca6c44884d0807d9b054d23c473c106c72be9de08b7376c";
+}"#;
+
+#[test]
+fn a_fixed_output_is_checked_against_its_hash() {
+    need_sandbox!();
+    let env = Env::new();
+    env.nix("fixed.nix", FIXED);
+    let build = |content: &str| {
+        run(env
+            .kiln()
+            .env("CONTENT", content)
+            .args(["build", "--no-link", "--json", "fixed.nix"]))
+    };
+    let out = build("good");
+    assert!(out.status.success(), "{}", describe(&out));
+    let path = lines(&out.stdout).remove(0);
+    let before = recorded(&env, &path);
+    let check = |content: &str| {
+        run(env.kiln().env("CONTENT", content).args([
+            "build",
+            "--no-link",
+            "--json",
+            "--check",
+            "fixed.nix",
+        ]))
+    };
+    let out = check("good");
+    assert!(out.status.success(), "{}", describe(&out));
+    assert_eq!(checks(&events(&out.stderr))[0]["identical"], true);
+    let out = check("bad");
+    assert!(!out.status.success(), "{}", describe(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("hash mismatch in fixed output"),
+        "{}",
+        describe(&out)
+    );
+    assert_eq!(recorded(&env, &path), before);
+    assert_eq!(fs_err::read(env.physical(&path)).unwrap(), b"good");
     assert!(scratch_left(&env).is_empty(), "{:?}", scratch_left(&env));
     env.assert_verified();
 }

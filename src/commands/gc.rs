@@ -61,6 +61,14 @@ pub fn run(args: &GcArgs) -> anyhow::Result<ExitCode> {
         };
         eprintln!("{what} stale root `{}`", link.display());
     }
+    for kept in &report.check_artefacts {
+        let what = if args.dry_run {
+            "would remove"
+        } else {
+            "removed"
+        };
+        eprintln!("{what} `{}`, kept by a check", kept.display());
+    }
     Ok(ExitCode::SUCCESS)
 }
 

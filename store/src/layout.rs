@@ -6,6 +6,10 @@
 //!
 //! ```text
 //! <root>/store/<hash>-<name>   the store objects
+//! <root>/store/<hash>-<name>.check
+//!                              a checked build that differed from the
+//!                              object, kept for inspection (not valid;
+//!                              `kiln gc` removes it)
 //! <root>/db/db-v1.sqlite       the database (its version is in its name)
 //! <root>/tmp/                  build and download scratch; on the same file
 //!                              system as store/, so a rename is atomic
@@ -30,6 +34,10 @@ pub const ENV_STORE_DIR: &str = "KILN_STORE_DIR";
 
 /// The file name of the database this version of kiln reads and writes.
 pub const DB_FILE: &str = "db-v1.sqlite";
+
+/// What the name of a differing build kept by a check ends with
+/// (`<hash>-<name>.check`, as Nix names it).
+pub const CHECK_SUFFIX: &str = ".check";
 
 /// Why no default store root could be found.
 #[derive(Debug, thiserror::Error)]
@@ -113,6 +121,13 @@ impl Layout {
         self.objects().join(path.base_name())
     }
 
+    /// Returns where a check keeps a build of `path` that differed from
+    /// it: `store/<hash>-<name>.check`.
+    pub fn check_object(&self, path: &StorePath) -> PathBuf {
+        self.objects()
+            .join(format!("{}{CHECK_SUFFIX}", path.base_name()))
+    }
+
     /// Returns the directory holding the database.
     pub fn db_dir(&self) -> PathBuf {
         self.root.join("db")
@@ -155,6 +170,18 @@ impl Layout {
     }
 }
 
+/// Returns the base name of the store object that an entry of `store/`
+/// named `name` was kept beside by a check: `<base>.check` itself, or
+/// `<base>.check.<anything>` (a report about it). `None` for other names.
+pub fn check_artefact_base(name: &str) -> Option<&str> {
+    let at = name.rfind(CHECK_SUFFIX)?;
+    let rest = name.get(at + CHECK_SUFFIX.len()..)?;
+    if at == 0 || !(rest.is_empty() || rest.starts_with('.')) {
+        return None;
+    }
+    name.get(..at)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -172,6 +199,25 @@ mod tests {
             Path::new("/r/locks/7rjj86a15146cq1d3qy068lml7n8ykzm.lock")
         );
         assert_eq!(layout.db_file(), Path::new("/r/db/db-v1.sqlite"));
+        assert_eq!(
+            layout.check_object(&path),
+            Path::new("/r/store/7rjj86a15146cq1d3qy068lml7n8ykzm-hello.check")
+        );
+    }
+
+    #[test]
+    fn check_artefacts_are_recognised_by_name() {
+        let base = "7rjj86a15146cq1d3qy068lml7n8ykzm-hello";
+        for name in [
+            format!("{base}.check"),
+            format!("{base}.check.diffoscope.txt"),
+            format!("{base}.check.diffoscope.html"),
+        ] {
+            assert_eq!(check_artefact_base(&name), Some(base), "{name}");
+        }
+        for name in [base, "x-hello.checkout", ".check", "x-hello.check-2"] {
+            assert_eq!(check_artefact_base(name), None, "{name}");
+        }
     }
 
     #[test]

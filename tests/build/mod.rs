@@ -1,9 +1,9 @@
 //! Realising derivations end to end: `kiln build` and `kiln realise` on
 //! graphs of busybox builders in a scratch store, `kiln log`,
-//! `kiln why-depends`, failures, `--keep-going`, Ctrl-C, several processes
-//! on one store ([`concurrency`]), fetches over loopback ([`fetch`]),
-//! SIGKILL at random moments ([`crash`]) and agreement with Nix
-//! ([`interop`]).
+//! `kiln why-depends`, failures, `--keep-going`, Ctrl-C, `--check` and
+//! `--rounds` ([`check`]), several processes on one store
+//! ([`concurrency`]), fetches over loopback ([`fetch`]), SIGKILL at random
+//! moments ([`crash`]) and agreement with Nix ([`interop`]).
 //!
 //! Builds need the sandbox (user namespaces) and `/bin/busybox`; without
 //! them each test prints a notice and passes, unless
@@ -14,6 +14,7 @@
     reason = "a skipped test says why in the test log"
 )]
 
+mod check;
 mod concurrency;
 mod crash;
 pub mod fetch;

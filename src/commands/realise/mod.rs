@@ -1,7 +1,9 @@
 //! `kiln realise DRV…`: build derivations already in the store and print
 //! their output paths, like `nix-store --realise`. Also the flags and the
-//! run that `kiln build` shares ([`BuildFlags`], [`realise_roots`]).
+//! run that `kiln build` shares ([`BuildFlags`], [`realise_roots`]),
+//! checks included (`--check`, `--rounds`: [`check`]).
 
+mod check;
 mod progress;
 
 use std::io::Write as _;
@@ -65,6 +67,16 @@ pub struct BuildFlags {
     /// Print the builders' logs on stderr as they build
     #[arg(short = 'L', long)]
     pub print_build_logs: bool,
+    /// Build the selected derivations again (after building what is
+    /// missing) and compare the outputs with the registered ones bit for
+    /// bit, changing nothing in the store; a differing build is kept as
+    /// `<output>.check`
+    #[arg(long)]
+    pub check: bool,
+    /// Build each derivation that is built here N times in all and compare
+    /// the builds (with --check: check N - 1 times)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(2..))]
+    pub rounds: Option<u32>,
 }
 
 /// Runs `kiln realise`.
@@ -118,12 +130,14 @@ pub fn realise_roots(
             .unwrap_or_else(|| u32::try_from(cpus).unwrap_or(1)),
         timeout: flags.timeout.map(Duration::from_secs),
         max_silent_time: flags.max_silent_time.map(Duration::from_secs),
+        rounds: flags.rounds.unwrap_or(1),
         ..RealiseOptions::default()
     };
     let realiser = Arc::new(Realiser::new(Arc::clone(store), options));
     let schedule = ScheduleOptions {
         jobs: flags.jobs.unwrap_or(cpus).max(1),
         keep_going: flags.keep_going,
+        check: flags.check,
     };
     let mode = Mode::choose(flags);
     let progress = Arc::new(Progress::new(mode, store, flags.print_build_logs));
@@ -138,6 +152,7 @@ pub fn realise_roots(
         }
     };
     progress.finish(&summary);
+    check::conclude(store, &graph, &summary, mode)?;
     Ok((graph, exit_code(&summary)))
 }
 

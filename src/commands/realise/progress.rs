@@ -8,12 +8,14 @@
 //! - **quiet** (`--quiet`): failures only;
 //! - **json** (`--json`): one JSON object per line on stderr, for CI:
 //!   `planned`, `start`, `finish`, `fail`, `notBuilt`, `download`
-//!   (at most every 0.5 s per derivation), `log` (with `-L`), and a final
-//!   `summary`. Each has `event` and `time` (seconds since the start), and
-//!   those about a derivation its `drv` path.
+//!   (at most every 0.5 s per derivation), `log` (with `-L`), `checkStart`
+//!   and `check` (with `--check` or `--rounds`), and a final `summary`.
+//!   Each has `event` and `time` (seconds since the start), and those
+//!   about a derivation its `drv` path.
 //!
 //! Failures always print the derivation, the error and the last lines of
-//! its log; what was therefore not built is listed at the end.
+//! its log; what was therefore not built is listed at the end. A check
+//! that differs always prints the differing files ([`super::check`]).
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{IsTerminal as _, Write};
@@ -28,6 +30,7 @@ use kiln_store::store_path::{StoreDir, StorePath};
 use serde_json::{Value, json};
 
 use super::BuildFlags;
+use super::check;
 
 /// How often the live display is redrawn.
 const REDRAW: Duration = Duration::from_millis(200);
@@ -268,7 +271,19 @@ impl Shared {
                 let list = state.not_built.entry(because.clone()).or_default();
                 list.push(drv.clone());
             }
-            Event::Log { .. } => {}
+            Event::CheckStarted { drv, round, rounds } => {
+                let name = check::drv_name(drv);
+                let running = Running {
+                    name: format!("{name} (check {round}/{rounds})"),
+                    kind: JobKind::Build,
+                    started: Instant::now(),
+                    bytes: 0,
+                    total: None,
+                    last_json: None,
+                };
+                state.running.insert(drv.clone(), running);
+            }
+            Event::Log { .. } | Event::Checked { .. } => {}
         }
     }
 
@@ -307,6 +322,26 @@ impl Shared {
                     for line in log_tail {
                         let _ = writeln!(err, "  > {line}");
                     }
+                }
+            }
+            Event::CheckStarted { drv, round, rounds } if plain => {
+                let _ = writeln!(
+                    err,
+                    "checking `{}` (check {round} of {rounds})",
+                    self.show(drv)
+                );
+            }
+            Event::Checked { drv, report } if report.identical() && plain => {
+                let (round, rounds) = (report.round, report.rounds);
+                let _ = writeln!(
+                    err,
+                    "identical: `{}` (check {round} of {rounds})",
+                    self.show(drv)
+                );
+            }
+            Event::Checked { report, .. } if !report.identical() => {
+                for line in check::describe(report, &self.store_dir) {
+                    let _ = writeln!(err, "{line}");
                 }
             }
             Event::Log { drv, chunk } if self.print_logs && self.mode != Mode::Quiet => {
@@ -412,6 +447,11 @@ impl Shared {
                     "bytes": bytes, "total": running.total,
                 })
             }
+            Event::CheckStarted { drv, round, rounds } => json!({
+                "event": "checkStart", "time": time, "drv": self.show(drv),
+                "round": round, "rounds": rounds,
+            }),
+            Event::Checked { report, .. } => check::to_json(report, &self.store_dir, time),
             Event::Log { drv, chunk } if self.print_logs => json!({
                 "event": "log", "time": time, "drv": self.show(drv),
                 "text": String::from_utf8_lossy(chunk),
@@ -431,6 +471,7 @@ impl Shared {
             "fetched": summary.fetched,
             "fetchedBytes": summary.fetched_bytes,
             "doneElsewhere": paths(&summary.done_elsewhere),
+            "checked": paths(&summary.checked),
             "failed": summary.failed.iter().map(|(p, _)| self.show(p)).collect::<Vec<_>>(),
             "notBuilt": paths(&summary.not_built),
             "notStarted": paths(&summary.not_started),
@@ -475,6 +516,9 @@ fn summary_line(summary: &Summary) -> String {
     let others = summary.builtins.len().saturating_sub(summary.fetched);
     if others > 0 {
         parts.push(format!("ran {others} built-in builders"));
+    }
+    if !summary.checked.is_empty() {
+        parts.push(format!("checked {}", summary.checked.len()));
     }
     if !summary.done_elsewhere.is_empty() {
         parts.push(format!(

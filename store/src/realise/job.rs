@@ -40,6 +40,8 @@ use crate::store::cleanup::remove_tree;
 use crate::store::{Store, StoreError};
 use crate::store_path::StorePath;
 
+use super::check::CheckReport;
+use super::diff::DiffError;
 use super::log::{LogError, LogWriter};
 use super::{PendingOutput, RegisterError, Registration};
 
@@ -61,6 +63,9 @@ pub struct RealiseOptions {
     pub log_lines: usize,
     /// Set to stop every running build and register nothing more.
     pub cancel: Arc<AtomicBool>,
+    /// How many times in all each derivation built here is built: from 2
+    /// on, the extra builds are checks ([`super::check`]).
+    pub rounds: u32,
 }
 
 impl Default for RealiseOptions {
@@ -71,6 +76,7 @@ impl Default for RealiseOptions {
             max_silent_time: None,
             log_lines: 25,
             cancel: Arc::new(AtomicBool::new(false)),
+            rounds: 1,
         }
     }
 }
@@ -138,6 +144,16 @@ pub enum RealiseError {
     /// The run was cancelled; nothing was registered.
     #[error("cancelled")]
     Cancelled,
+    /// An output to check is not valid (it was never built).
+    #[error("output `{0}` is not valid, so it cannot be checked")]
+    NotValid(String),
+    /// A check built an output that differs from the registered one.
+    /// (Boxed: the report would make every `Result` of this module large.)
+    #[error("not deterministic: {0}")]
+    NotDeterministic(Box<CheckReport>),
+    /// A check could not compare the two builds.
+    #[error(transparent)]
+    Diff(#[from] DiffError),
 }
 
 impl RealiseError {
@@ -160,6 +176,8 @@ pub struct Realised {
     pub ran: bool,
     /// Bytes downloaded.
     pub bytes: u64,
+    /// How many times the derivation was built again and found identical.
+    pub checks: u32,
 }
 
 /// Realises derivations in one store; shared by every job of a run.
@@ -217,30 +235,17 @@ impl Realiser {
             kind,
             ran: false,
             bytes: 0,
+            checks: 0,
         };
         let outputs = output_paths(&self.store, drv_path, drv)?;
         if self.all_valid(&outputs)? {
             return Ok(skipped);
         }
-        let mut sorted: Vec<&StorePath> = outputs.iter().map(|(_, path)| path).collect();
-        sorted.sort();
-        let mut locks = Vec::with_capacity(sorted.len());
-        for path in sorted {
-            locks.push(self.lock_output(path)?);
-        }
+        let locks = self.lock_outputs(&outputs)?;
         if self.all_valid(&outputs)? {
             return Ok(skipped);
         }
-        let closure = self
-            .store
-            .db()
-            .closure(inputs)
-            .map_err(|error| match error {
-                crate::db::DbError::NotValid(path) => {
-                    RealiseError::MissingInput(self.store.display(&path))
-                }
-                other => RealiseError::Store(other.into()),
-            })?;
+        let closure = self.input_closure(inputs)?;
         reporter.event(&Event::Started {
             drv: drv_path,
             kind,
@@ -268,7 +273,38 @@ impl Realiser {
             kind,
             ran: true,
             bytes,
+            checks: 0,
         })
+    }
+
+    /// Takes the locks of `outputs`, in sorted order (so two processes
+    /// never wait on each other).
+    pub(super) fn lock_outputs(
+        &self,
+        outputs: &[(String, StorePath)],
+    ) -> Result<Vec<PathLock>, RealiseError> {
+        let mut sorted: Vec<&StorePath> = outputs.iter().map(|(_, path)| path).collect();
+        sorted.sort();
+        sorted
+            .into_iter()
+            .map(|path| self.lock_output(path))
+            .collect()
+    }
+
+    /// Returns the closure of `inputs`, every one of which must be valid.
+    pub(super) fn input_closure(
+        &self,
+        inputs: &BTreeSet<StorePath>,
+    ) -> Result<BTreeSet<StorePath>, RealiseError> {
+        self.store
+            .db()
+            .closure(inputs)
+            .map_err(|error| match error {
+                crate::db::DbError::NotValid(path) => {
+                    RealiseError::MissingInput(self.store.display(&path))
+                }
+                other => RealiseError::Store(other.into()),
+            })
     }
 
     /// Takes the lock of an output, waiting for another process that holds
@@ -304,6 +340,27 @@ impl Realiser {
         locks: &[PathLock],
         log: &mut LogWriter,
     ) -> Result<u64, RealiseError> {
+        let (pending, bytes) = self.run_builder(job, closure, log)?;
+        self.store.register_outputs(
+            &pending,
+            Registration {
+                candidates: closure,
+                deriver: Some(job.drv_path),
+                locks,
+            },
+        )?;
+        Ok(bytes)
+    }
+
+    /// Runs the builder (built-in or sandboxed); returns the outputs,
+    /// waiting in scratch and owned by the store's owner, and the bytes
+    /// downloaded.
+    pub(super) fn run_builder(
+        self: &Arc<Self>,
+        job: &Job<'_>,
+        closure: &BTreeSet<StorePath>,
+        log: &mut LogWriter,
+    ) -> Result<(Vec<PendingOutput>, u64), RealiseError> {
         let (pending, bytes) = if Builtins::is_builtin(&job.drv.builder) {
             self.run_builtin(job, log)?
         } else {
@@ -315,15 +372,7 @@ impl Realiser {
         for output in &pending {
             give_to_store_owner(&output.tmp)?;
         }
-        self.store.register_outputs(
-            &pending,
-            Registration {
-                candidates: closure,
-                deriver: Some(job.drv_path),
-                locks,
-            },
-        )?;
-        Ok(bytes)
+        Ok((pending, bytes))
     }
 
     /// Runs a sandboxed build; returns its outputs, waiting in scratch.
@@ -464,12 +513,12 @@ impl Realiser {
 }
 
 /// One derivation being realised.
-struct Job<'a> {
-    drv_path: &'a StorePath,
-    drv: &'a Derivation,
-    outputs: &'a [(String, StorePath)],
-    work: &'a Path,
-    reporter: &'a Arc<dyn Reporter>,
+pub(super) struct Job<'a> {
+    pub(super) drv_path: &'a StorePath,
+    pub(super) drv: &'a Derivation,
+    pub(super) outputs: &'a [(String, StorePath)],
+    pub(super) work: &'a Path,
+    pub(super) reporter: &'a Arc<dyn Reporter>,
 }
 
 /// Returns every output's name and path; an output without a path is an

@@ -23,9 +23,15 @@
 //!
 //! [`job`] puts it together for one derivation: lock its outputs, run its
 //! builder (built-in or sandboxed), register; [`log`] keeps each build's
-//! log. Scheduling many derivations is [`crate::schedule`]'s business.
+//! log. [`check`] builds a derivation whose outputs are valid again and
+//! compares the outputs with the registered ones ([`diff`] lists the
+//! differing files), registering nothing. Scheduling many derivations is
+//! [`crate::schedule`]'s business.
 
 pub mod canonicalise;
+#[cfg(target_os = "linux")]
+pub mod check;
+pub mod diff;
 #[cfg(target_os = "linux")]
 pub mod job;
 pub mod log;

@@ -181,7 +181,7 @@ impl Store {
 
     /// Canonicalises, hashes and scans one output, and checks a fixed
     /// output's hash.
-    fn check_output(
+    pub(crate) fn check_output(
         &self,
         output: &PendingOutput,
         candidates: &BTreeSet<StorePath>,
@@ -226,7 +226,16 @@ impl Store {
     /// caller holds the path's lock and has checked it is not valid.
     pub(crate) fn move_into_store(&self, tmp: &Path, path: &StorePath) -> Result<(), StoreError> {
         let dest = self.physical(path);
-        remove_tree(&dest).map_err(|e| self.io(&dest, e))?;
+        self.place(tmp, &dest)?;
+        sync_tree(&dest).map_err(|e| self.io(&dest, e))?;
+        let objects = self.layout().objects();
+        sync_path(&objects).map_err(|e| self.io(&objects, e))
+    }
+
+    /// Renames a canonicalised tree from `tmp/` to `dest` in `store/`,
+    /// replacing whatever is there, keeping it canonical.
+    pub(crate) fn place(&self, tmp: &Path, dest: &Path) -> Result<(), StoreError> {
+        remove_tree(dest).map_err(|e| self.io(dest, e))?;
         let is_dir = std::fs::symlink_metadata(tmp)
             .map_err(|e| self.io(tmp, e))?
             .is_dir();
@@ -235,14 +244,11 @@ impl Store {
         if is_dir {
             set_mode(tmp, 0o755).map_err(|e| self.canonicalise_io(e))?;
         }
-        fs_err::rename(tmp, &dest).map_err(|e| self.io(&dest, e))?;
+        fs_err::rename(tmp, dest).map_err(|e| self.io(dest, e))?;
         if is_dir {
-            set_mode(&dest, 0o555).map_err(|e| self.canonicalise_io(e))?;
+            set_mode(dest, 0o555).map_err(|e| self.canonicalise_io(e))?;
         }
-        set_store_mtime(&dest).map_err(|e| self.canonicalise_io(e))?;
-        sync_tree(&dest).map_err(|e| self.io(&dest, e))?;
-        let objects = self.layout().objects();
-        sync_path(&objects).map_err(|e| self.io(&objects, e))
+        set_store_mtime(dest).map_err(|e| self.canonicalise_io(e))
     }
 
     fn canonicalise_io(&self, error: CanonicaliseError) -> StoreError {

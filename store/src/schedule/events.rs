@@ -7,6 +7,7 @@
 
 use std::time::Duration;
 
+use crate::realise::check::CheckReport;
 use crate::store_path::StorePath;
 
 /// How a derivation is realised.
@@ -93,6 +94,24 @@ pub enum Event<'a> {
         /// How long it ran.
         elapsed: Duration,
     },
+    /// A check of a derivation whose outputs are valid started: it is being
+    /// built again, to be compared with them.
+    CheckStarted {
+        /// The derivation.
+        drv: &'a StorePath,
+        /// Which check (from 1).
+        round: u32,
+        /// How many checks in all.
+        rounds: u32,
+    },
+    /// A check ended: the new build was compared with the registered
+    /// outputs (a difference then fails the derivation).
+    Checked {
+        /// The derivation.
+        drv: &'a StorePath,
+        /// What the comparison found.
+        report: &'a CheckReport,
+    },
     /// A derivation will not be realised because one it depends on failed.
     NotBuilt {
         /// The derivation given up on.
@@ -112,6 +131,8 @@ impl Event<'_> {
             | Event::Download { drv, .. }
             | Event::Finished { drv, .. }
             | Event::Failed { drv, .. }
+            | Event::CheckStarted { drv, .. }
+            | Event::Checked { drv, .. }
             | Event::NotBuilt { drv, .. } => Some(drv),
         }
     }

@@ -7,6 +7,10 @@
 //! run with nothing to do cost one `.drv` parse and a few queries per
 //! root. The loader walks with an explicit stack, so a deep graph cannot
 //! overflow the thread's stack.
+//!
+//! [`Graph::load_checking`] loads the graph for checking the roots
+//! ([`crate::realise::check`]): each root is needed even when its outputs
+//! are valid, so its inputs are loaded and realised first.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -63,8 +67,11 @@ pub struct Node {
     pub drv_path: StorePath,
     /// The parsed derivation.
     pub drv: Derivation,
-    /// Whether some output is invalid (so it must be realised).
+    /// Whether it must be realised: some output is invalid, or it is
+    /// being checked.
     pub needed: bool,
+    /// Whether it is a root being checked ([`Graph::load_checking`]).
+    pub check: bool,
     /// The store paths the build reads: input sources and the used
     /// outputs of input derivations (empty when not `needed`).
     pub inputs: BTreeSet<StorePath>,
@@ -86,11 +93,21 @@ pub struct Graph {
 impl Graph {
     /// Loads the graph below `roots` from `store`.
     pub fn load(store: &Store, roots: &[StorePath]) -> Result<Graph, GraphError> {
+        Graph::load_with(store, roots, false)
+    }
+
+    /// Loads the graph below `roots` for checking them: every root is
+    /// needed and marked [`Node::check`].
+    pub fn load_checking(store: &Store, roots: &[StorePath]) -> Result<Graph, GraphError> {
+        Graph::load_with(store, roots, true)
+    }
+
+    fn load_with(store: &Store, roots: &[StorePath], check: bool) -> Result<Graph, GraphError> {
         let mut graph = Graph::default();
         let mut index: HashMap<StorePath, usize> = HashMap::new();
         let mut stack = Vec::new();
         for root in roots {
-            let id = graph.add(store, root, &mut index, &mut stack)?;
+            let id = graph.add(store, root, check, &mut index, &mut stack)?;
             if !graph.roots.contains(&id) {
                 graph.roots.push(id);
             }
@@ -102,11 +119,13 @@ impl Graph {
     }
 
     /// Returns the derivation at `drv_path`'s index, adding (parsing) it
-    /// if it is new; a new node that is needed is pushed for expansion.
+    /// if it is new (to be checked with `check`); a new node that is
+    /// needed is pushed for expansion.
     fn add(
         &mut self,
         store: &Store,
         drv_path: &StorePath,
+        check: bool,
         index: &mut HashMap<StorePath, usize>,
         stack: &mut Vec<usize>,
     ) -> Result<usize, GraphError> {
@@ -114,7 +133,7 @@ impl Graph {
             return Ok(id);
         }
         let drv = load_drv(store, drv_path)?;
-        let mut needed = false;
+        let mut needed = check;
         for output in drv.outputs.values() {
             let valid = match &output.path {
                 Some(path) => store.is_valid(path)?,
@@ -127,6 +146,7 @@ impl Graph {
             drv_path: drv_path.clone(),
             drv,
             needed,
+            check,
             inputs: BTreeSet::new(),
             deps: Vec::new(),
             dependents: Vec::new(),
@@ -154,7 +174,7 @@ impl Graph {
         let mut inputs = node.drv.input_srcs.clone();
         let mut deps = Vec::new();
         for (input, outputs) in &input_drvs {
-            let dep = self.add(store, input, index, stack)?;
+            let dep = self.add(store, input, false, index, stack)?;
             let Some(dep_node) = self.nodes.get_mut(dep) else {
                 continue;
             };

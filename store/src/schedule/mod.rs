@@ -21,6 +21,10 @@
 //!   running sandboxed builds, abandons running downloads, registers
 //!   nothing more, and ends the run with [`Summary::cancelled`].
 //!
+//! With [`ScheduleOptions::check`] the roots are checked, and with
+//! [`RealiseOptions::rounds`] what is built is built several times
+//! ([`crate::realise::check`]); a difference fails the derivation.
+//!
 //! Several kiln processes may realise overlapping graphs in one store at
 //! once: per-path locks make each derivation be built once, the others
 //! waiting and then finding its outputs valid (`ran: false`).
@@ -28,6 +32,7 @@
 //! There are no substitutes (binary caches) yet.
 //!
 //! [`RealiseOptions::cancel`]: crate::realise::job::RealiseOptions::cancel
+//! [`RealiseOptions::rounds`]: crate::realise::job::RealiseOptions::rounds
 
 pub mod events;
 pub mod graph;
@@ -52,6 +57,9 @@ pub struct ScheduleOptions {
     /// Realise everything that does not depend on a failure, rather than
     /// stopping at the first.
     pub keep_going: bool,
+    /// Check the roots: realise them if needed, then build them again and
+    /// compare ([`crate::realise::check`]).
+    pub check: bool,
 }
 
 impl Default for ScheduleOptions {
@@ -59,6 +67,7 @@ impl Default for ScheduleOptions {
         ScheduleOptions {
             jobs: std::thread::available_parallelism().map_or(1, usize::from),
             keep_going: false,
+            check: false,
         }
     }
 }
@@ -76,6 +85,9 @@ pub struct Summary {
     pub fetched: usize,
     /// Derivations another process realised while this one waited.
     pub done_elsewhere: Vec<StorePath>,
+    /// Derivations built again and found identical to their registered
+    /// outputs (every check passed).
+    pub checked: Vec<StorePath>,
     /// Derivations that failed, with why.
     pub failed: Vec<(StorePath, RealiseError)>,
     /// Derivations given up on because an input failed.
@@ -99,8 +111,13 @@ impl Summary {
     }
 
     fn record(&mut self, drv: &StorePath, realised: Realised) {
+        if realised.checks > 0 {
+            self.checked.push(drv.clone());
+        }
         if !realised.ran {
-            self.done_elsewhere.push(drv.clone());
+            if realised.checks == 0 {
+                self.done_elsewhere.push(drv.clone());
+            }
         } else if realised.kind == JobKind::Build {
             self.built.push(drv.clone());
         } else {
@@ -154,7 +171,12 @@ pub fn realise_blocking(
     reporter: &Arc<dyn Reporter>,
     signals: bool,
 ) -> Result<(Arc<Graph>, Summary), ScheduleError> {
-    let graph = Arc::new(Graph::load(realiser.store(), roots)?);
+    let graph = if options.check {
+        Graph::load_checking(realiser.store(), roots)?
+    } else {
+        Graph::load(realiser.store(), roots)?
+    };
+    let graph = Arc::new(graph);
     if graph.needed().next().is_none() {
         // Nothing to do: no runtime, no threads.
         return Ok((graph, Summary::default()));

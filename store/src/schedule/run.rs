@@ -120,7 +120,13 @@ impl Scheduler<'_> {
         self.running.spawn_blocking(move || {
             let start = Instant::now();
             let result = match graph.nodes.get(id) {
-                Some(node) => realiser.realise(&node.drv_path, &node.drv, &node.inputs, &reporter),
+                Some(node) => realiser.realise_and_check(
+                    &node.drv_path,
+                    &node.drv,
+                    &node.inputs,
+                    node.check,
+                    &reporter,
+                ),
                 None => Err(RealiseError::Cancelled),
             };
             (id, result, start.elapsed())

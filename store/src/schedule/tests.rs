@@ -95,15 +95,30 @@ impl Fixture {
     }
 
     fn run(&self, roots: &[StorePath], keep_going: bool) -> (Summary, Vec<String>) {
+        self.run_checking(roots, keep_going, false, 1)
+    }
+
+    /// Runs with `--check` (`check`) and `--rounds` (`rounds`).
+    fn run_checking(
+        &self,
+        roots: &[StorePath],
+        keep_going: bool,
+        check: bool,
+        rounds: u32,
+    ) -> (Summary, Vec<String>) {
         let realiser = Arc::new(Realiser::new(
             Arc::clone(&self.store),
-            RealiseOptions::default(),
+            RealiseOptions {
+                rounds,
+                ..RealiseOptions::default()
+            },
         ));
         let recorder = Arc::new(Recorder::default());
         let reporter: Arc<dyn Reporter> = recorder.clone();
         let options = ScheduleOptions {
             jobs: 2,
             keep_going,
+            check,
         };
         let (_, summary) = realise_blocking(&realiser, roots, &options, &reporter, false).unwrap();
         let seen = recorder.0.lock().unwrap().clone();
@@ -122,6 +137,9 @@ impl Reporter for Recorder {
             Event::Finished { .. } => "finish",
             Event::Failed { .. } => "fail",
             Event::NotBuilt { .. } => "not-built",
+            Event::CheckStarted { .. } => "check",
+            Event::Checked { report, .. } if report.identical() => "identical",
+            Event::Checked { .. } => "differs",
             _ => return,
         };
         if let Some(drv) = event.drv() {
@@ -181,5 +199,51 @@ fn a_missing_derivation_is_an_error_naming_it() {
     assert_eq!(
         error.to_string(),
         "derivation `/nix/store/7rjj86a15146cq1d3qy068lml7n8ykzm-x.drv` is not valid in the store"
+    );
+}
+
+/// The registered info of the `out` output of `drv`.
+fn out_info(store: &Store, drv: &StorePath) -> crate::db::PathInfo {
+    let parsed = graph::load_drv(store, drv).unwrap();
+    let out = parsed.outputs["out"].path.clone().unwrap();
+    store.path_info(&out).unwrap().unwrap()
+}
+
+#[test]
+fn checking_builds_the_roots_again_and_changes_nothing() {
+    let mut fixture = Fixture::new();
+    let first = fixture.drv("first", "builtin:unpack-v1", &[]);
+    let second = fixture.drv("second", "builtin:unpack-v1", &[&first]);
+    fixture.run(std::slice::from_ref(&second), false);
+    let before = out_info(&fixture.store, &second);
+    let (summary, seen) = fixture.run_checking(std::slice::from_ref(&second), false, true, 1);
+    assert!(summary.success(), "{summary:?}");
+    assert_eq!(summary.checked, std::slice::from_ref(&second));
+    assert!(summary.builtins.is_empty() && summary.done_elsewhere.is_empty());
+    assert_eq!(seen, ["check second", "identical second", "finish second"]);
+    assert_eq!(out_info(&fixture.store, &second), before);
+    assert!(fixture.store.verify(true).unwrap().problems.is_empty());
+}
+
+#[test]
+fn rounds_build_again_what_is_built_here() {
+    let mut fixture = Fixture::new();
+    let first = fixture.drv("first", "builtin:unpack-v1", &[]);
+    let second = fixture.drv("second", "builtin:unpack-v1", &[&first]);
+    fixture.run(std::slice::from_ref(&first), false);
+    let (summary, seen) = fixture.run_checking(std::slice::from_ref(&second), false, false, 3);
+    assert!(summary.success(), "{summary:?}");
+    // `first` was valid already: not built, so not checked.
+    assert_eq!(summary.checked, std::slice::from_ref(&second));
+    assert_eq!(
+        seen,
+        [
+            "start second",
+            "check second",
+            "identical second",
+            "check second",
+            "identical second",
+            "finish second"
+        ]
     );
 }

@@ -8,7 +8,10 @@
 //!   the two leaves the object behind. It is removed while holding its path
 //!   lock, so an object that another process is registering right now
 //!   (and therefore holds the lock of) is left alone, and validity is
-//!   checked again after locking.
+//!   checked again after locking. What a check kept beside a valid object
+//!   (`<hash>-<name>.check` and its reports, see
+//!   [`crate::layout::check_artefact_base`]) is not an orphan: it stays
+//!   until `kiln gc` ([`Store::remove_check_artefacts`]).
 //! - **Scratch directories**: each open [`Store`] owns `tmp/session-…/`,
 //!   marked live by an exclusive lock on `tmp/session-….lock`. A session
 //!   whose lock can be taken belongs to a dead process and is removed.
@@ -21,7 +24,7 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use super::{Store, StoreError};
-use crate::layout::Layout;
+use crate::layout::{Layout, check_artefact_base};
 use crate::lock::{FileLock, LockKind, Wait};
 use crate::store_path::StorePath;
 
@@ -75,8 +78,9 @@ impl Store {
         self.remove_dead_scratch()
     }
 
-    /// Removes every object in `store/` that is not valid and not locked.
-    /// Returns the paths removed.
+    /// Removes every object in `store/` that is not valid and not locked,
+    /// except what a check kept beside a valid object. Returns the paths
+    /// removed.
     pub fn remove_orphans(&self) -> Result<Vec<StorePath>, StoreError> {
         let valid: HashSet<String> = self
             .db()
@@ -91,7 +95,9 @@ impl Store {
             let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
                 continue;
             };
-            if valid.contains(&name) {
+            if valid.contains(&name)
+                || check_artefact_base(&name).is_some_and(|base| valid.contains(base))
+            {
                 continue;
             }
             let Ok(path) = StorePath::from_base_name(&name) else {
@@ -107,6 +113,28 @@ impl Store {
             lock.remove()?;
             removed.push(path);
         }
+        Ok(removed)
+    }
+
+    /// Removes (unless `dry_run`) everything checks kept in `store/`: the
+    /// `.check` builds and their reports. Returns what was (or would be)
+    /// removed.
+    pub fn remove_check_artefacts(&self, dry_run: bool) -> Result<Vec<PathBuf>, StoreError> {
+        let objects = self.layout.objects();
+        let mut removed = Vec::new();
+        for entry in fs_err::read_dir(&objects).map_err(|e| self.io(&objects, e))? {
+            let entry = entry.map_err(|e| self.io(&objects, e))?;
+            let name = entry.file_name();
+            if name.to_str().and_then(check_artefact_base).is_none() {
+                continue;
+            }
+            let path = entry.path();
+            if !dry_run {
+                remove_tree(&path).map_err(|e| self.io(&path, e))?;
+            }
+            removed.push(path);
+        }
+        removed.sort();
         Ok(removed)
     }
 

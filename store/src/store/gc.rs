@@ -10,6 +10,9 @@
 //! deleted: first made invalid in one database transaction (so a crash
 //! never leaves a valid path with missing files), then removed from disk.
 //!
+//! What checks kept for inspection (`<hash>-<name>.check` and its reports)
+//! is removed too.
+//!
 //! The collector takes the garbage-collector lock exclusively, which waits
 //! until no other process has the store open: a build in progress may be
 //! using paths that nothing roots yet.
@@ -43,6 +46,8 @@ pub struct GcReport {
     pub bytes_freed: u64,
     /// Stale root links removed (or that would be).
     pub stale_roots: Vec<PathBuf>,
+    /// Builds and reports kept by checks, removed (or that would be).
+    pub check_artefacts: Vec<PathBuf>,
 }
 
 impl Store {
@@ -94,6 +99,7 @@ impl Store {
             report.deleted.push((path.clone(), bytes));
         }
         report.stale_roots = stale;
+        report.check_artefacts = self.remove_check_artefacts(options.dry_run)?;
         if options.dry_run {
             return Ok(report);
         }

@@ -150,6 +150,47 @@ fn an_orphan_locked_by_someone_else_is_left_alone() {
 }
 
 #[test]
+fn what_a_check_kept_survives_reopening_until_gc() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let valid = store.add_text("t", b"t", &BTreeSet::new()).unwrap().path;
+    let kept = store.layout().check_object(&valid);
+    fs_err::create_dir(&kept).unwrap();
+    fs_err::write(kept.join("file"), b"other build").unwrap();
+    let report = kept.with_file_name(format!("{}.check.diffoscope.txt", valid.base_name()));
+    fs_err::write(&report, b"report").unwrap();
+    let gone = StorePath::from_base_name("7rjj86a15146cq1d3qy068lml7n8ykzm-gone").unwrap();
+    let orphan_check = store.layout().check_object(&gone);
+    fs_err::write(&orphan_check, b"beside nothing").unwrap();
+    drop(store);
+
+    let store = open(dir.path());
+    assert!(kept.join("file").exists() && report.exists());
+    assert!(
+        !orphan_check.exists(),
+        "a .check beside no valid path is an orphan"
+    );
+    let dry = store
+        .collect_garbage(&GcOptions {
+            dry_run: true,
+            keep: vec![valid.clone()],
+        })
+        .unwrap();
+    assert_eq!(dry.check_artefacts, [kept.clone(), report.clone()]);
+    assert!(kept.exists());
+    let done = store
+        .collect_garbage(&GcOptions {
+            dry_run: false,
+            keep: vec![valid.clone()],
+        })
+        .unwrap();
+    assert_eq!(done.check_artefacts.len(), 2);
+    assert!(!kept.exists() && !report.exists());
+    assert!(store.is_valid(&valid).unwrap());
+    assert!(store.verify(true).unwrap().problems.is_empty());
+}
+
+#[test]
 fn dead_scratch_sessions_are_removed_and_live_ones_kept() {
     let dir = tempfile::tempdir().unwrap();
     let first = open(dir.path());

@@ -99,6 +99,11 @@ want="HELLO FROM A PROC-MACRO; csum(kiln)=9756647; target=%s-unknown-linux-musl;
 [ "$("$links/app-x86_64/bin/app")" = "$(printf "$want" x86_64)" ] || fail "the x86_64 app printed: $("$links/app-x86_64/bin/app")"
 [ "$(qemu-aarch64-static "$links/app-aarch64/bin/app")" = "$(printf "$want" aarch64)" ] || fail "the aarch64 app did not run as expected"
 
+# Rebuilt, the fixture's binaries are bit for bit the same.
+start=$(date +%s)
+"$kiln" build --quiet --check --no-link "$fx#app" >/dev/null 2>"$links/check.log" || { cat "$links/check.log" >&2; fail "--check: the fixture's rebuild differs"; }
+echo "checked the fixture's binaries (rebuilt, identical) in $(( $(date +%s) - start )) s"
+
 # A build that fails shows the compiler's error for the failing crate.
 if broken=$("$kiln" build --no-link "$fx#broken" 2>&1); then fail "the broken package built"; fi
 echo "$broken" | grep -q "error: the fixture's \`broken\` feature is on" || fail "the compiler's error is not shown: $broken"
@@ -123,4 +128,4 @@ echo "rebuilt the fixture offline in a network namespace in $(( $(date +%s) - st
 [ "$(sha256sum "$links"/app-*/bin/app | awk '{print $1}')" = "$sums" ] || fail "the offline build gave other binaries"
 [ "$("$links/app-x86_64/bin/app")" = "$(printf "$want" x86_64)" ] || fail "the offline x86_64 app printed something else"
 
-echo "toolchain test: hello and the fixture workspace static, reference-free, and running for both targets; a failing build shows the compiler's error; the sandbox shows the root filesystem's /usr; zig compiles C for the host"
+echo "toolchain test: hello and the fixture workspace static, reference-free, running and reproducible (--check) for both targets; offline rebuild in a network namespace; a failing build shows the compiler's error; the sandbox shows the root filesystem's /usr; zig compiles C for the host"

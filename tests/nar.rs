@@ -177,13 +177,26 @@ fn nix_nar_ls() -> Command {
     cmd
 }
 
-/// Checks one tree: dump, unpack and list, each against the real Nix.
+/// Checks one tree: dump, hash, unpack and list, each against the real Nix.
 fn check_tree(label: &str, path: &Path, scratch: &Path, with_ls: bool) {
     let ours = run_ok(kiln().args(["nar", "dump"]).arg(path));
     let theirs = run_ok(nix("nix-store").arg("--dump").arg(path));
     assert!(
         ours == theirs,
         "{label}: `kiln nar dump` differs from `nix-store --dump`"
+    );
+    // `kiln hash path` has a pipeline of its own (parallel reads, a hashing
+    // thread), so it is checked apart from `nar dump`.
+    let ours = run_ok(kiln().args(["hash", "path", "--base32"]).arg(path));
+    let theirs_hash = run_ok(
+        nix("nix-hash")
+            .args(["--type", "sha256", "--base32"])
+            .arg(path),
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&ours),
+        String::from_utf8_lossy(&theirs_hash),
+        "{label}: `kiln hash path` differs from `nix-hash`"
     );
 
     let nar = scratch.join(format!("{label}.nar"));

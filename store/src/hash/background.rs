@@ -6,31 +6,43 @@
 //! machine with two cores the wall time is close to the larger of the two.
 
 use std::io::{self, Write};
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
 
 use super::{Hash, HashAlgo, Hasher};
+use crate::nar::Sink;
 
 /// Size of each buffer handed to the hashing thread.
 const CHUNK: usize = 1 << 20;
 
-/// How many filled buffers may wait for the hashing thread.
-const DEPTH: usize = 4;
+/// How many buffers there are at most: one being filled, one being hashed,
+/// the rest waiting for the hashing thread.
+const POOL: usize = 6;
+
+/// A buffer and how many of its bytes are data.
+struct Filled {
+    buf: Vec<u8>,
+    len: usize,
+}
 
 /// Runs `produce` with a writer whose bytes are hashed with `algo` on
 /// another thread, and returns the hash with `produce`'s result.
 ///
+/// The writer is a [`Sink`], so a NAR can be dumped into it with
+/// [`crate::nar::dump_to`], file contents going straight into its buffers.
 /// Returns early with `produce`'s error, if any; the hash of a partial
 /// stream is never returned.
 pub fn hash_with<T, E>(
     algo: HashAlgo,
-    produce: impl FnOnce(&mut dyn Write) -> Result<T, E>,
+    produce: impl FnOnce(&mut HashWriter) -> Result<T, E>,
 ) -> Result<(Hash, T), E> {
-    let (full_tx, full_rx) = sync_channel::<Vec<u8>>(DEPTH);
-    let (empty_tx, empty_rx) = sync_channel::<Vec<u8>>(DEPTH + 2);
+    let (full_tx, full_rx) = sync_channel::<Filled>(POOL);
+    let (empty_tx, empty_rx) = sync_channel::<Vec<u8>>(POOL);
     std::thread::scope(|scope| {
         let hashing = scope.spawn(move || consume(algo, &full_rx, &empty_tx));
-        let mut writer = ChannelWriter {
-            buf: Vec::with_capacity(CHUNK),
+        let mut writer = HashWriter {
+            buf: Vec::new(),
+            len: 0,
+            allocated: 0,
             full: Some(full_tx),
             empty: empty_rx,
         };
@@ -48,60 +60,90 @@ pub fn hash_with<T, E>(
     })
 }
 
-fn consume(algo: HashAlgo, full: &Receiver<Vec<u8>>, empty: &SyncSender<Vec<u8>>) -> Hash {
+fn consume(algo: HashAlgo, full: &Receiver<Filled>, empty: &SyncSender<Vec<u8>>) -> Hash {
     let mut hasher = Hasher::new(algo);
-    for mut buf in full {
-        hasher.update(&buf);
-        buf.clear();
-        // The producer may be gone or have enough spare buffers; either is fine.
+    for Filled { buf, len } in full {
+        hasher.update(buf.get(..len).unwrap_or_default());
+        // The pool holds every buffer, so this never blocks; the producer
+        // may be gone, which is fine.
         let _ = empty.try_send(buf);
     }
     hasher.finish()
 }
 
-/// A writer that hands full buffers to the hashing thread.
-struct ChannelWriter {
+/// The writer [`hash_with`] lends: it fills fixed-size buffers from a small
+/// pool and hands each full one to the hashing thread.
+pub struct HashWriter {
+    /// The buffer being filled: empty when none is held, else `CHUNK` long.
     buf: Vec<u8>,
-    full: Option<SyncSender<Vec<u8>>>,
+    /// How many bytes of `buf` are data.
+    len: usize,
+    /// How many buffers have been allocated.
+    allocated: usize,
+    full: Option<SyncSender<Filled>>,
     empty: Receiver<Vec<u8>>,
 }
 
-impl ChannelWriter {
+fn gone() -> io::Error {
+    io::Error::other("hashing thread is gone")
+}
+
+impl HashWriter {
+    /// Returns a buffer to fill: a recycled one, a new one while the pool
+    /// is not full, else the next one the hashing thread gives back.
+    fn take(&mut self) -> io::Result<Vec<u8>> {
+        match self.empty.try_recv() {
+            Ok(buf) => Ok(buf),
+            Err(TryRecvError::Empty) if self.allocated < POOL => {
+                self.allocated += 1;
+                Ok(vec![0; CHUNK])
+            }
+            Err(_) => self.empty.recv().map_err(|_| gone()),
+        }
+    }
+
+    /// Hands the current buffer to the hashing thread.
     fn send(&mut self) -> io::Result<()> {
-        let next = self
-            .empty
-            .try_recv()
-            .unwrap_or_else(|_| Vec::with_capacity(CHUNK));
-        let full = std::mem::replace(&mut self.buf, next);
-        let sender = self
-            .full
-            .as_ref()
-            .ok_or_else(|| io::Error::other("hashing thread is gone"))?;
-        sender
-            .send(full)
-            .map_err(|_| io::Error::other("hashing thread is gone"))
+        let buf = std::mem::take(&mut self.buf);
+        let len = std::mem::take(&mut self.len);
+        let sender = self.full.as_ref().ok_or_else(gone)?;
+        sender.send(Filled { buf, len }).map_err(|_| gone())
     }
 
     /// Sends what is left and closes the channel.
     fn finish(mut self) -> io::Result<()> {
-        let result = if self.buf.is_empty() {
-            Ok(())
-        } else {
-            self.send()
-        };
+        let result = if self.len == 0 { Ok(()) } else { self.send() };
         self.full = None;
         result
     }
 }
 
-impl Write for ChannelWriter {
-    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        let room = CHUNK - self.buf.len();
-        let n = data.len().min(room);
-        self.buf.extend_from_slice(&data[..n]);
-        if self.buf.len() == CHUNK {
+impl Sink for HashWriter {
+    fn spare(&mut self) -> io::Result<&mut [u8]> {
+        if self.buf.is_empty() {
+            self.buf = self.take()?;
+        }
+        Ok(self.buf.get_mut(self.len..).unwrap_or_default())
+    }
+
+    fn commit(&mut self, n: usize) -> io::Result<()> {
+        self.len = (self.len + n).min(self.buf.len());
+        if self.len == self.buf.len() {
             self.send()?;
         }
+        Ok(())
+    }
+}
+
+impl Write for HashWriter {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        let spare = self.spare()?;
+        let n = data.len().min(spare.len());
+        spare
+            .get_mut(..n)
+            .unwrap_or_default()
+            .copy_from_slice(data.get(..n).unwrap_or_default());
+        self.commit(n)?;
         Ok(n)
     }
 

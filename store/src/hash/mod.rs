@@ -20,7 +20,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use sha2::Digest as _;
 use thiserror::Error;
 
-pub use background::hash_with;
+pub use background::{HashWriter, hash_with};
 pub use parse::ParseError;
 
 /// A hash algorithm Nix supports.

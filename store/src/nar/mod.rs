@@ -9,7 +9,8 @@ gives the same bytes, and the SHA-256 of those bytes is a store path's NAR
 hash.
 
 - [`dump()`] writes a tree from the file system ([`write`](mod@write) also has the
-  low-level [`Encoder`] for trees that are not on disk).
+  low-level [`Encoder`] for trees that are not on disk); [`dump_to`] writes
+  to a [`Sink`] that takes file contents straight into its own memory.
 - [`Reader`] parses a NAR from any [`std::io::Read`] as a stream of
   [`Event`]s, rejecting anything that is not exactly what Nix would write;
   [`validate`] reads one to the end.
@@ -27,6 +28,7 @@ or make unpacked trees read-only (the store does that on registration).
 
 pub mod list;
 pub mod read;
+pub mod sink;
 pub mod unpack;
 pub mod wire;
 pub mod write;
@@ -36,5 +38,6 @@ mod tests;
 
 pub use list::{Entry, Kind, Listing, list};
 pub use read::{Event, ReadError, Reader, validate};
+pub use sink::{Buffered, Sink};
 pub use unpack::{UnpackError, unpack};
-pub use write::{Encoder, WriteError, dump, dump_regular, dump_symlink};
+pub use write::{Encoder, WriteError, dump, dump_regular, dump_symlink, dump_to};

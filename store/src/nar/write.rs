@@ -6,21 +6,20 @@
 //! (Nix tests `S_IXUSR` only: mode 0o610 is *not* executable),
 //! symlinks are stored as they are (absolute, relative or dangling), the
 //! root may be a file or a symlink, and sockets, FIFOs and devices are
-//! refused. File contents are streamed through one reusable buffer, so
-//! memory use does not grow with file size, and the output goes through a
-//! large [`BufWriter`]: NAR hashing of whole trees sits on this path.
+//! refused. File contents are read straight into memory the [`Sink`] lends
+//! (for [`dump`], one reusable buffer, the output going through a large
+//! `BufWriter`), so memory use does not grow with file size: NAR hashing of
+//! whole trees sits on this path.
 
 use std::ffi::OsString;
 use std::fs::{FileType, Metadata};
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{self, Read, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+use super::sink::{Buffered, Sink};
 use super::wire::{Token, padding_len, write_bytes, write_padding, write_tokens, write_u64};
-
-/// Size of the buffers used for file contents and for the output.
-const BUFFER_SIZE: usize = 64 * 1024;
 
 /// Why a tree could not be written as a NAR.
 #[derive(Debug, thiserror::Error)]
@@ -56,12 +55,16 @@ pub enum WriteError {
 ///
 /// `out` is wrapped in a large buffer; pass it unbuffered.
 pub fn dump(path: &Path, out: impl Write) -> Result<u64, WriteError> {
-    let mut encoder =
-        Encoder::new(BufWriter::with_capacity(BUFFER_SIZE, out)).map_err(WriteError::Output)?;
-    let mut buf = vec![0; BUFFER_SIZE];
+    dump_to(path, Buffered::new(out))
+}
+
+/// Writes the NAR serialisation of the tree at `path` to `sink`, reading
+/// file contents straight into the memory it lends, and returns the number
+/// of bytes written. The sink is flushed at the end.
+pub fn dump_to(path: &Path, sink: impl Sink) -> Result<u64, WriteError> {
+    let mut encoder = Encoder::new(sink).map_err(WriteError::Output)?;
     Dumper {
         encoder: &mut encoder,
-        buf: &mut buf,
     }
     .dump(path)?;
     let written = encoder.written();
@@ -102,12 +105,11 @@ struct DirFrame {
 }
 
 /// Walks a tree depth-first, without recursion, feeding an [`Encoder`].
-struct Dumper<'a, W: Write> {
-    encoder: &'a mut Encoder<W>,
-    buf: &'a mut [u8],
+struct Dumper<'a, S: Sink> {
+    encoder: &'a mut Encoder<S>,
 }
 
-impl<W: Write> Dumper<'_, W> {
+impl<S: Sink> Dumper<'_, S> {
     fn dump(&mut self, root: &Path) -> Result<(), WriteError> {
         let mut stack: Vec<DirFrame> = Vec::new();
         if let Some(frame) = self.node(root)? {
@@ -173,22 +175,14 @@ impl<W: Write> Dumper<'_, W> {
             .map_err(WriteError::Output)?;
         let mut remaining = size;
         while remaining > 0 {
-            let want = usize::try_from(remaining).map_or(self.buf.len(), |r| r.min(self.buf.len()));
-            let chunk = self.buf.get_mut(..want).unwrap_or_default();
-            let n = match file.read(chunk) {
-                Ok(0) => {
-                    return Err(WriteError::FileChanged {
-                        path: path.to_owned(),
-                        expected: size,
-                        got: size - remaining,
-                    });
-                }
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(WriteError::Input(e)),
-            };
-            let data = chunk.get(..n).unwrap_or_default();
-            self.encoder.contents(data).map_err(WriteError::Output)?;
+            let n = self.encoder.contents_from(&mut file, remaining)?;
+            if n == 0 {
+                return Err(WriteError::FileChanged {
+                    path: path.to_owned(),
+                    expected: size,
+                    got: size - remaining,
+                });
+            }
             remaining -= n as u64;
         }
         self.encoder.regular_end(size).map_err(WriteError::Output)
@@ -341,6 +335,26 @@ impl<W: Write> Encoder<W> {
         write_bytes(&mut self.out, bytes)?;
         self.written += super::wire::framed_len(bytes.len() as u64);
         Ok(())
+    }
+}
+
+impl<S: Sink> Encoder<S> {
+    /// Reads at most `max` bytes of the current regular file's contents
+    /// from `file` straight into the sink and returns how many were read,
+    /// 0 at the end of the file.
+    fn contents_from(&mut self, file: &mut impl Read, max: u64) -> Result<usize, WriteError> {
+        let spare = self.out.spare().map_err(WriteError::Output)?;
+        let want = usize::try_from(max).map_or(spare.len(), |max| max.min(spare.len()));
+        let chunk = spare.get_mut(..want).unwrap_or_default();
+        let n = loop {
+            match file.read(chunk) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                read => break read.map_err(WriteError::Input)?,
+            }
+        };
+        self.out.commit(n).map_err(WriteError::Output)?;
+        self.written += n as u64;
+        Ok(n)
     }
 }
 

@@ -48,11 +48,13 @@ pub fn run(args: &FetchArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let fetched = fetch_phase(&store, &roots, &args.build)?;
-    let mut err = std::io::stderr().lock();
-    writeln!(
-        err,
-        "{fetched} downloads fetched; everything the build needs from the network is in the store"
-    )?;
+    if !args.build.quiet {
+        let mut err = std::io::stderr().lock();
+        writeln!(
+            err,
+            "{fetched} downloads fetched; everything the build needs from the network is in the store"
+        )?;
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -277,11 +277,9 @@ fn outputs_are_addressed_and_mistakes_named() {
     );
 }
 
-/// Every download fails (the proxy on loopback answers 404 to all): the
-/// fetch phase tries them all, lists every crate with its URL, and builds
-/// nothing.
-#[test]
-fn the_fetch_phase_lists_every_missing_download() {
+/// `kiln ARGS…` on the fixture workspace with an empty store and every
+/// download going through a proxy on loopback that answers 404 to all.
+fn fixture_behind_a_404_proxy(args: &[&str]) -> (bool, String) {
     let proxy = serve(HashMap::new());
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("store");
@@ -293,14 +291,20 @@ fn the_fetch_phase_lists_every_missing_download() {
     for var in ["no_proxy", "NO_PROXY", "all_proxy", "ALL_PROXY"] {
         cmd.env_remove(var);
     }
-    cmd.env("http_proxy", &proxy)
-        .env("https_proxy", &proxy)
-        .env("HTTP_PROXY", &proxy)
-        .env("HTTPS_PROXY", &proxy)
-        .args(["build", "--no-link", "-j", "4", ".#app.x86_64"]);
-    let out = run(&mut cmd);
-    let text = stderr(&out);
-    assert!(!out.status.success());
+    for var in ["http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"] {
+        cmd.env(var, &proxy);
+    }
+    let out = run(cmd.args(args));
+    (out.status.success(), stderr(&out))
+}
+
+/// Every download fails (the proxy on loopback answers 404 to all): the
+/// fetch phase tries them all, lists every crate with its URL, and builds
+/// nothing.
+#[test]
+fn the_fetch_phase_lists_every_missing_download() {
+    let (ok, text) = fixture_behind_a_404_proxy(&["build", "--no-link", "-j", "4", ".#app.x86_64"]);
+    assert!(!ok);
     assert!(
         text.contains("downloads failed; nothing was built"),
         "{text}"
@@ -316,23 +320,8 @@ fn the_fetch_phase_lists_every_missing_download() {
 /// and every missing download is listed with its URL and pinned hash.
 #[test]
 fn offline_lists_every_missing_download_and_fetches_nothing() {
-    let proxy = serve(HashMap::new());
-    let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("store");
-    let fixture = Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/workspace"
-    ));
-    let mut cmd = kiln_in(fixture, &store, "http://127.0.0.1:1");
-    for var in ["no_proxy", "NO_PROXY", "all_proxy", "ALL_PROXY"] {
-        cmd.env_remove(var);
-    }
-    cmd.env("http_proxy", &proxy)
-        .env("https_proxy", &proxy)
-        .args(["build", "--offline", "--no-link", ".#app"]);
-    let out = run(&mut cmd);
-    let text = stderr(&out);
-    assert!(!out.status.success());
+    let (ok, text) = fixture_behind_a_404_proxy(&["build", "--offline", "--no-link", ".#app"]);
+    assert!(!ok);
     assert!(text.contains("offline, and"), "{text}");
     let cc = "cc-1.11.3.crate  https://static.crates.io/crates/cc/cc-1.11.3.crate  sha256-";
     assert!(text.contains(cc), "{text}");

@@ -353,9 +353,13 @@ pub fn loopback_up() -> rustix::io::Result<()> {
         *slot = *byte as libc::c_char;
     }
     request.ifr_ifru.ifru_flags = (libc::IFF_UP | libc::IFF_LOOPBACK | libc::IFF_RUNNING) as i16;
+    // The request's type is the libc's `Ioctl`: `c_ulong` on glibc, `c_int`
+    // on musl (a static kiln built by kiln).
+    #[allow(clippy::cast_possible_truncation, clippy::unnecessary_cast)]
+    let flags_request = libc::SIOCSIFFLAGS as libc::Ioctl;
     // SAFETY: SIOCSIFFLAGS reads an `ifreq`, which `request` is, and the
     // socket is open for the duration of the call.
-    let result = unsafe { libc::ioctl(socket.as_raw_fd(), libc::SIOCSIFFLAGS, &request) };
+    let result = unsafe { libc::ioctl(socket.as_raw_fd(), flags_request, &request) };
     if result == -1 {
         Err(rustix::io::Errno::from_raw_os_error(errno()))
     } else {

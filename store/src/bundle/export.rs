@@ -49,20 +49,29 @@ impl Store {
         }
         let mut wanted = self.db().closure(&drvs)?;
         let mut downloads = Vec::new();
+        let mut missing = Vec::new();
         for drv_path in wanted.iter().filter(|p| p.is_derivation()) {
             let drv = self.read_derivation(drv_path)?;
             if drv.fixed_output().is_none() {
                 continue;
             }
             for output in drv.outputs.values().filter_map(|o| o.path.as_ref()) {
-                if !self.is_valid(output)? {
-                    return Err(BundleError::NotFetched {
-                        output: self.display(output),
-                        drv: self.display(drv_path),
-                    });
+                if self.is_valid(output)? {
+                    downloads.push(output.clone());
+                } else {
+                    missing.push(format!(
+                        "\n  {} (of {})",
+                        self.display(output),
+                        self.display(drv_path)
+                    ));
                 }
-                downloads.push(output.clone());
             }
+        }
+        if !missing.is_empty() {
+            return Err(BundleError::NotFetched {
+                count: missing.len(),
+                list: missing.concat(),
+            });
         }
         // A fixed output has no references, but its closure is taken in
         // case one was registered before that rule.

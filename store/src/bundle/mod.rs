@@ -175,15 +175,15 @@ pub enum BundleError {
         "`{0}` has no known deriver in this store, so what builds it cannot be exported; give its `.drv`"
     )]
     NoDeriver(String),
-    /// A fixed output the sources need is not in the store.
+    /// Fixed outputs the sources need are not in the store.
     #[error(
-        "the download `{output}` (of `{drv}`) is not in the store; fetch it first (`kiln fetch`, or build once)"
+        "{count} downloads are not in the store; fetch them first (`kiln fetch`, or build once):{list}"
     )]
     NotFetched {
-        /// The fixed output.
-        output: String,
-        /// Its derivation.
-        drv: String,
+        /// How many.
+        count: usize,
+        /// One line per download: the fixed output and its derivation.
+        list: String,
     },
     /// A `.drv` file cannot be read.
     #[error("cannot read the derivation `{path}`")]

@@ -378,3 +378,94 @@ fn sources_only_takes_drvs_sources_and_downloads_but_no_build_outputs() {
     let from_drv = fx.store.sources_closure(&[fx.drv.clone()]).unwrap();
     assert_eq!(from_drv, sources);
 }
+
+#[test]
+fn sources_only_needs_the_downloads_and_takes_them() {
+    use crate::derivation::FixedOutputHash;
+    use crate::hash::Hash;
+    let fx = fixture();
+    let contents = b"a download\n";
+    let mut fetch = Derivation {
+        outputs: [(
+            "out".to_owned(),
+            DerivationOutput {
+                path: None,
+                fixed: Some(FixedOutputHash {
+                    method: FileIngestionMethod::Flat,
+                    hash: Hash::sha256(contents),
+                }),
+            },
+        )]
+        .into(),
+        platform: "builtin".into(),
+        builder: "builtin:fetchurl".into(),
+        env: [("name".to_owned(), "download".to_owned())].into(),
+        ..Derivation::default()
+    };
+    fetch
+        .fill_output_paths(fx.store.store_dir(), &DrvHashes::new())
+        .unwrap();
+    let drv = fx
+        .store
+        .add_text(
+            "download.drv",
+            fetch.to_aterm(fx.store.store_dir()).as_bytes(),
+            &BTreeSet::new(),
+        )
+        .unwrap()
+        .path;
+    let output = fetch.outputs["out"].path.clone().unwrap();
+    let error = fx.store.sources_closure(&[drv.clone()]).unwrap_err();
+    assert!(
+        matches!(error, BundleError::NotFetched { count: 1, .. }),
+        "{error:?}"
+    );
+    assert!(
+        error.to_string().contains(&fx.store.display(&output)),
+        "{error}"
+    );
+
+    let tmp = fx.store.scratch_path("download");
+    fs_err::write(&tmp, contents).unwrap();
+    let lock = fx.store.lock_path(&output).unwrap();
+    fx.store
+        .register_outputs(
+            &[PendingOutput {
+                path: output.clone(),
+                tmp,
+                fixed: fetch.fixed_output().cloned(),
+            }],
+            Registration {
+                candidates: &BTreeSet::new(),
+                deriver: Some(&drv),
+                locks: &[lock],
+            },
+        )
+        .unwrap();
+    let sources = fx.store.sources_closure(&[drv.clone()]).unwrap();
+    assert_eq!(sources, [drv, output.clone()].into());
+    // The download's flat content address is checked on import.
+    let bytes = fx.export(&sources);
+    let dir = tempfile::tempdir().unwrap();
+    let other = open(dir.path());
+    other.import_bundle(&bytes[..]).unwrap();
+    assert_eq!(
+        other.path_info(&output).unwrap().unwrap().ca,
+        fx.store.path_info(&output).unwrap().unwrap().ca
+    );
+    let (mut manifest, mut nars) = fx.parts(&[output.clone()].into());
+    let other_contents = b"another file";
+    nars[0].clear();
+    crate::nar::dump_regular(
+        false,
+        other_contents.len() as u64,
+        &other_contents[..],
+        &mut nars[0],
+    )
+    .unwrap();
+    manifest.paths[0].nar_hash =
+        Hash::sha256(&nars[0]).encode_with_algo(crate::hash::Encoding::Nixbase32);
+    manifest.paths[0].nar_size = nars[0].len() as u64;
+    let error = rejected(&assemble(&manifest, &nars));
+    assert!(matches!(error, BundleError::WrongPath { .. }), "{error:?}");
+}

@@ -2,12 +2,12 @@
 //! closure (or everything a build needs from the network) to a machine
 //! without network access.
 //!
-//! - [`format`]: the file format, [`format::BundleWriter`] and
+//! - [`format`](mod@format): the file format, [`format::BundleWriter`] and
 //!   [`format::BundleReader`], and the [`format::Manifest`].
-//! - [`export`]: choosing the paths ([`Store::sources_closure`] for
-//!   `--sources-only`) and writing them ([`Store::export_bundle`]).
+//! - [`export`]: choosing the paths ([`crate::store::Store::sources_closure`] for
+//!   `--sources-only`) and writing them ([`crate::store::Store::export_bundle`]).
 //! - [`import`]: checking a whole bundle and registering its new paths in
-//!   one transaction ([`Store::import_bundle`]).
+//!   one transaction ([`crate::store::Store::import_bundle`]).
 //!
 //! `docs/bundles.md` describes the format and the offline workflow.
 

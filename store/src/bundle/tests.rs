@@ -373,9 +373,15 @@ fn a_content_addressed_path_must_match_its_contents() {
 #[test]
 fn sources_only_takes_drvs_sources_and_downloads_but_no_build_outputs() {
     let fx = fixture();
-    let sources = fx.store.sources_closure(&[fx.out.clone()]).unwrap();
+    let sources = fx
+        .store
+        .sources_closure(std::slice::from_ref(&fx.out))
+        .unwrap();
     assert_eq!(sources, [fx.drv.clone(), fx.dep.clone()].into());
-    let from_drv = fx.store.sources_closure(&[fx.drv.clone()]).unwrap();
+    let from_drv = fx
+        .store
+        .sources_closure(std::slice::from_ref(&fx.drv))
+        .unwrap();
     assert_eq!(from_drv, sources);
 }
 
@@ -415,7 +421,10 @@ fn sources_only_needs_the_downloads_and_takes_them() {
         .unwrap()
         .path;
     let output = fetch.outputs["out"].path.clone().unwrap();
-    let error = fx.store.sources_closure(&[drv.clone()]).unwrap_err();
+    let error = fx
+        .store
+        .sources_closure(std::slice::from_ref(&drv))
+        .unwrap_err();
     assert!(
         matches!(error, BundleError::NotFetched { count: 1, .. }),
         "{error:?}"
@@ -442,7 +451,10 @@ fn sources_only_needs_the_downloads_and_takes_them() {
             },
         )
         .unwrap();
-    let sources = fx.store.sources_closure(&[drv.clone()]).unwrap();
+    let sources = fx
+        .store
+        .sources_closure(std::slice::from_ref(&drv))
+        .unwrap();
     assert_eq!(sources, [drv, output.clone()].into());
     // The download's flat content address is checked on import.
     let bytes = fx.export(&sources);

@@ -52,6 +52,12 @@ pub enum Command {
     PathInfo(commands::path_info::PathInfoArgs),
     /// Add paths to the store and check it
     Store(commands::store::StoreArgs),
+    /// Write store paths with their metadata into one bundle file, for
+    /// carrying to another machine (`kiln import`)
+    Export(commands::export::ExportArgs),
+    /// Check a bundle from `kiln export` completely, then add the paths it
+    /// holds that the store lacks, all at once
+    Import(commands::import::ImportArgs),
     /// Delete the store paths that no garbage-collector root needs
     Gc(commands::gc::GcArgs),
     /// Pin a flake's inputs in flake.lock, or external package sets

@@ -3,11 +3,13 @@
 pub mod build;
 pub mod derivation;
 pub mod eval;
+pub mod export;
 pub mod fetch;
 pub mod flake;
 pub mod flake_build;
 pub mod gc;
 pub mod hash;
+pub mod import;
 pub mod instantiate;
 pub mod lock;
 pub mod log;
@@ -41,6 +43,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Lock(args) => lock::run(args),
         Command::Init(args) => flake::init(&args),
         Command::Fetch(args) => fetch::run(&args),
+        Command::Export(args) => export::run(&args),
+        Command::Import(args) => import::run(&args),
         Command::Show(args) => flake::show(&args),
     }
 }

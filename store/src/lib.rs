@@ -18,6 +18,8 @@ pub mod build;
 #[cfg(all(feature = "fetch", feature = "unpack"))]
 pub mod builtins;
 #[cfg(feature = "runtime")]
+pub mod bundle;
+#[cfg(feature = "runtime")]
 pub mod db;
 pub mod derivation;
 #[cfg(feature = "fetch")]

@@ -38,6 +38,50 @@ pub fn serve(routes: HashMap<String, Route>) -> String {
     format!("http://127.0.0.1:{port}")
 }
 
+/// A server from [`serve_stoppable`]; dropping it closes its port.
+pub struct Server {
+    pub base: String,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Like [`serve`], until the returned [`Server`] is dropped: then nothing
+/// listens on its port any more.
+pub fn serve_stoppable(routes: HashMap<String, Route>) -> Server {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let routes = Arc::new(routes);
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stopped = Arc::clone(&stop);
+    let thread = std::thread::spawn(move || {
+        while !stopped.load(std::sync::atomic::Ordering::SeqCst) {
+            match listener.accept() {
+                Ok((stream, _)) => {
+                    stream.set_nonblocking(false).unwrap();
+                    let routes = Arc::clone(&routes);
+                    std::thread::spawn(move || answer(stream, &routes));
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(10)),
+            }
+        }
+    });
+    Server {
+        base: format!("http://127.0.0.1:{port}"),
+        stop,
+        thread: Some(thread),
+    }
+}
+
 fn answer(mut stream: std::net::TcpStream, routes: &HashMap<String, Route>) {
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let mut request = String::new();
@@ -85,7 +129,7 @@ pub const FETCH: &str = r#"fetch = name: urls: hash: derivation {
     outputHashMode = "flat";
   };"#;
 
-fn route(body: &[u8]) -> Route {
+pub fn route(body: &[u8]) -> Route {
     Route {
         body: Arc::new(body.to_vec()),
         delay: None,

@@ -1,7 +1,7 @@
 //! Realising derivations end to end: `kiln build` and `kiln realise` on
 //! graphs of busybox builders in a scratch store, `kiln log`,
 //! `kiln why-depends`, failures, `--keep-going`, Ctrl-C, `--check` and
-//! `--rounds` ([`check`]), several processes on one store
+//! `--rounds` ([`check`]), `kiln export`/`kiln import` ([`bundle`]), several processes on one store
 //! ([`concurrency`]), fetches over loopback ([`fetch`]), SIGKILL at random
 //! moments ([`crash`]) and agreement with Nix ([`interop`]).
 //!
@@ -14,6 +14,7 @@
     reason = "a skipped test says why in the test log"
 )]
 
+mod bundle;
 mod check;
 mod concurrency;
 mod crash;

@@ -41,6 +41,7 @@ pub mod sink;
 pub mod texts;
 
 pub use canonicalise::{CanonicaliseError, canonicalise};
+pub(crate) use register::flat_hash;
 pub use register::{HashMismatch, PendingOutput, RegisterError, Registration};
 pub use scan::RefScanner;
 pub use sink::{NarSummary, summarise};

@@ -262,7 +262,7 @@ impl Store {
 }
 
 /// Returns the hash of a regular file's contents (flat ingestion).
-fn flat_hash(path: &Path, algo: crate::hash::HashAlgo) -> Result<Hash, RegisterError> {
+pub(crate) fn flat_hash(path: &Path, algo: crate::hash::HashAlgo) -> Result<Hash, RegisterError> {
     let meta = std::fs::symlink_metadata(path).map_err(|source| CanonicaliseError::Io {
         path: path.to_owned(),
         source,

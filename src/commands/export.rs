@@ -10,6 +10,7 @@ use std::time::Instant;
 use anyhow::Context as _;
 use clap::Args;
 
+use super::human_bytes;
 use super::store::StoreOptions;
 
 /// Arguments of `kiln export`.
@@ -71,9 +72,9 @@ pub fn run(args: &ExportArgs) -> anyhow::Result<ExitCode> {
         err,
         "exported {} paths ({} of NARs) to `{}`: {} compressed, in {:.1} s",
         report.paths.len(),
-        human(report.nar_bytes),
+        human_bytes(report.nar_bytes),
         args.output.display(),
-        human(size),
+        human_bytes(size),
         started.elapsed().as_secs_f64()
     )?;
     Ok(ExitCode::SUCCESS)
@@ -104,20 +105,4 @@ fn write_atomically<T>(
         let _ = fs_err::remove_file(&tmp);
     }
     result
-}
-
-/// Renders a byte count for people (`12.3 MiB`).
-pub fn human(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["bytes", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} bytes")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
 }

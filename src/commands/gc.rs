@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::Args;
 use kiln_store::store::gc::GcOptions;
 
+use super::human_bytes;
 use super::store::StoreOptions;
 
 /// Arguments of `kiln gc`.
@@ -70,20 +71,4 @@ pub fn run(args: &GcArgs) -> anyhow::Result<ExitCode> {
         eprintln!("{what} `{}`, kept by a check", kept.display());
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Formats a byte count with a binary unit (`1.5 MiB`).
-fn human_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["bytes", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} bytes")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
 }

@@ -9,7 +9,7 @@ use std::time::Instant;
 use anyhow::Context as _;
 use clap::Args;
 
-use super::export::human;
+use super::human_bytes;
 use super::store::StoreOptions;
 
 /// Arguments of `kiln import`.
@@ -49,7 +49,7 @@ pub fn run(args: &ImportArgs) -> anyhow::Result<ExitCode> {
             "imported {} of the {} paths of `{shown}` ({} of NARs; {} were valid already) in {seconds:.1} s",
             report.imported.len(),
             report.paths,
-            human(report.imported_bytes),
+            human_bytes(report.imported_bytes),
             report.paths - report.imported.len()
         )?;
     }

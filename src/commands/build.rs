@@ -101,12 +101,7 @@ pub fn run(args: &BuildArgs) -> anyhow::Result<ExitCode> {
     }
     let mut out = std::io::stdout().lock();
     for (index, (drv, output)) in selected.iter().enumerate() {
-        let path = graph
-            .nodes
-            .iter()
-            .find(|node| &node.drv_path == drv)
-            .and_then(|node| node.drv.outputs.get(output))
-            .and_then(|o| o.path.clone())
+        let path = output_path(&graph, drv, output)
             .with_context(|| format!("`{}` has no output `{output}`", store.display(drv)))?;
         if !args.no_link {
             let link = link_name(&args.out_link, index, output);
@@ -116,6 +111,16 @@ pub fn run(args: &BuildArgs) -> anyhow::Result<ExitCode> {
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Returns the path of `drv`'s `output` in a realised graph.
+pub(super) fn output_path(graph: &Graph, drv: &StorePath, output: &str) -> Option<StorePath> {
+    graph
+        .nodes
+        .iter()
+        .find(|node| &node.drv_path == drv)
+        .and_then(|node| node.drv.outputs.get(output))
+        .and_then(|o| o.path.clone())
 }
 
 /// Lists the derivations that would be built; prints the roots.

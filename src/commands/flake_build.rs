@@ -22,11 +22,10 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use kiln_eval::{AutoArg, Evaluator};
 use kiln_flake::{Flake, FlakeRef, Selected};
-use kiln_store::schedule::Graph;
 use kiln_store::store::Store;
 use kiln_store::store_path::StorePath;
 
-use super::build::{BuildArgs, make_link};
+use super::build::{BuildArgs, make_link, output_path};
 use super::fetch;
 use super::realise::{BuildFlags, code_or_reported, realise_roots};
 use crate::commands::eval::options;
@@ -132,15 +131,6 @@ pub fn run(reference: &FlakeRef, args: &BuildArgs) -> anyhow::Result<ExitCode> {
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
-}
-
-fn output_path(graph: &Graph, drv: &StorePath, output: &str) -> Option<StorePath> {
-    graph
-        .nodes
-        .iter()
-        .find(|node| &node.drv_path == drv)
-        .and_then(|node| node.drv.outputs.get(output))
-        .and_then(|o| o.path.clone())
 }
 
 /// `result-x86_64`, or `result-<package>-x86_64` when several packages

@@ -7,7 +7,7 @@
 # path, and that the toolchain's builds saw the root filesystem's /usr, not
 # the host's.
 #
-# Usage: bash tests/toolchain.sh [STORE]   (downloads ~320 MB the first time:
+# Usage: bash tests/toolchain.sh [STORE]   (downloads ~350 MB the first time:
 # the .debs, the zig wheel, the std's crates; needs `file` and
 # qemu-user-static). STORE defaults to a fresh directory under target/.
 # Prints each node's build time and size.

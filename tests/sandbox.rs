@@ -90,6 +90,7 @@ impl Fixture {
             impure_env: BTreeMap::new(),
             cores: 1,
             ids: sandbox::linux::current_ids(),
+            variation: Default::default(),
         }
     }
 }

@@ -6,10 +6,11 @@
 #
 # Usage (from the repository's root; needs bubblewrap, file, qemu-user-static):
 #   bash bench/rust-build/run.sh bench/ripgrep rg      # ripgrep from crates.io
-#   bash bench/rust-build/run.sh bench/uv uv           # uv 0.13.7 (~1.5 h on 2 cores)
+#   bash bench/rust-build/run.sh bench/uv uv           # uv 0.13.7 (~2 h on 2 cores)
 #   WHEELS="URL_X86 URL_ARM" bash bench/rust-build/run.sh …   # compare sizes with published binaries
 #
-# KILN_STORE (default: target/bench-store) keeps the toolchain between runs.
+# KILN_STORE (default: target/bench-store) keeps the toolchain between runs;
+# KILN=PATH runs that kiln binary instead of building this checkout's.
 # Prints, per target: kiln's cold build time (the package, its vendor
 # directory and its crates deleted first; the toolchain kept), plain
 # cargo's time for the same script, their ratio (goal: <= 1.1), then kiln's
@@ -19,8 +20,10 @@ set -euo pipefail
 flake=${1:?usage: run.sh FLAKE_DIR PACKAGE}
 package=${2:?usage: run.sh FLAKE_DIR PACKAGE}
 root=$(cd "$(dirname "$0")/../.." && pwd)
-cargo build --release --quiet --manifest-path "$root/Cargo.toml" --bin kiln
-kiln=${CARGO_TARGET_DIR:-$root/target}/release/kiln
+if [ -z "${KILN:-}" ]; then
+  cargo build --release --quiet --manifest-path "$root/Cargo.toml" --bin kiln
+fi
+kiln=${KILN:-${CARGO_TARGET_DIR:-$root/target}/release/kiln}
 export KILN_STORE=${KILN_STORE:-$root/target/bench-store}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -52,8 +55,8 @@ fi
 
 # Plain cargo: each target's derivation's own builder script, run by
 # bubblewrap in the same root filesystem with the store mounted, the same
-# environment, and $out in a scratch directory. Run one after the other,
-# then both side by side as kiln does.
+# environment, and $out in a scratch directory: both side by side, as kiln
+# builds them (SEQUENTIAL=1 also times each alone first).
 drvs=$("$kiln" build --dry-run "$flake#$package" 2>/dev/null)
 store_dir=/nix/store
 peer() {
@@ -82,6 +85,7 @@ PY
 }
 i=0
 for drv in $drvs; do
+  [ "${SEQUENTIAL:-}" = 1 ] || break
   i=$((i + 1)); mkdir -p "$work/peer$i"
   start=$(now)
   peer "$drv" "$work/peer$i" || { tail -20 "$work/peer$i/log"; exit 1; }

@@ -21,6 +21,7 @@ mod crash;
 pub mod fetch;
 mod graph;
 mod interop;
+mod vary;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

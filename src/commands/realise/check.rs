@@ -11,6 +11,7 @@ use std::process::{Command, Stdio};
 use anyhow::Context as _;
 use kiln_store::realise::check::{CheckReport, OutputCheck};
 use kiln_store::realise::job::RealiseError;
+use kiln_store::sandbox::Variation;
 use kiln_store::schedule::{Graph, Summary};
 use kiln_store::store::Store;
 use kiln_store::store_path::{StoreDir, StorePath};
@@ -34,6 +35,20 @@ pub fn describe(report: &CheckReport, store_dir: &StoreDir) -> Vec<String> {
         lines.extend(describe_output(output, store_dir));
     }
     lines
+}
+
+/// `, varying clock, umask` for a varied check, nothing otherwise.
+pub fn varying(variation: &Variation) -> String {
+    if variation.is_none() {
+        String::new()
+    } else {
+        format!(", varying {variation}")
+    }
+}
+
+/// The varied aspects' names, as JSON.
+pub fn variation_json(variation: &Variation) -> Value {
+    variation.aspects().map(|aspect| aspect.name()).collect()
 }
 
 fn describe_output(output: &OutputCheck, store_dir: &StoreDir) -> Vec<String> {
@@ -66,6 +81,7 @@ pub fn to_json(report: &CheckReport, store_dir: &StoreDir, time: f64) -> Value {
         "round": report.round,
         "rounds": report.rounds,
         "identical": report.identical(),
+        "vary": variation_json(&report.variation),
         "outputs": report.outputs.iter().map(|o| output_json(o, store_dir)).collect::<Vec<_>>(),
     })
 }
@@ -229,6 +245,8 @@ mod tests {
             drv: path("nondet.drv"),
             round: 1,
             rounds: 1,
+            variation: Variation::none(),
+            cause: None,
             outputs: vec![OutputCheck {
                 name: "out".to_owned(),
                 path: path("nondet"),

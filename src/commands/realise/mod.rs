@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use clap::Args;
 use kiln_store::realise::job::{RealiseOptions, Realiser};
+use kiln_store::sandbox::Variation;
 use kiln_store::schedule::{self, Graph, Reporter, ScheduleOptions, Summary};
 use kiln_store::store::Store;
 use kiln_store::store_path::StorePath;
@@ -77,6 +78,23 @@ pub struct BuildFlags {
     /// the builds (with --check: check N - 1 times)
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(2..))]
     pub rounds: Option<u32>,
+    /// Check (implies --check) in varied surroundings: `all` or a
+    /// comma-separated list of build-dir, clock, timezone, locale, umask,
+    /// hostname, cores. On a difference, kiln checks again without variation
+    /// and with each one alone, and says which changes the outputs
+    #[arg(long, value_name = "LIST", value_parser = parse_variation)]
+    pub vary: Option<Variation>,
+}
+
+impl BuildFlags {
+    /// Whether the selected derivations are checked (`--check` or `--vary`).
+    pub fn checks(&self) -> bool {
+        self.check || self.vary.is_some()
+    }
+}
+
+fn parse_variation(list: &str) -> Result<Variation, String> {
+    Variation::parse(list).map_err(|error| error.to_string())
 }
 
 /// Runs `kiln realise`.
@@ -131,13 +149,14 @@ pub fn realise_roots(
         timeout: flags.timeout.map(Duration::from_secs),
         max_silent_time: flags.max_silent_time.map(Duration::from_secs),
         rounds: flags.rounds.unwrap_or(1),
+        vary: flags.vary.clone().unwrap_or_default(),
         ..RealiseOptions::default()
     };
     let realiser = Arc::new(Realiser::new(Arc::clone(store), options));
     let schedule = ScheduleOptions {
         jobs: flags.jobs.unwrap_or(cpus).max(1),
         keep_going: flags.keep_going,
-        check: flags.check,
+        check: flags.checks(),
     };
     let mode = Mode::choose(flags);
     let progress = Arc::new(Progress::new(mode, store, flags.print_build_logs));

@@ -271,7 +271,9 @@ impl Shared {
                 let list = state.not_built.entry(because.clone()).or_default();
                 list.push(drv.clone());
             }
-            Event::CheckStarted { drv, round, rounds } => {
+            Event::CheckStarted {
+                drv, round, rounds, ..
+            } => {
                 let name = check::drv_name(drv);
                 let running = Running {
                     name: format!("{name} (check {round}/{rounds})"),
@@ -324,19 +326,26 @@ impl Shared {
                     }
                 }
             }
-            Event::CheckStarted { drv, round, rounds } if plain => {
+            Event::CheckStarted {
+                drv,
+                round,
+                rounds,
+                variation,
+            } if plain => {
                 let _ = writeln!(
                     err,
-                    "checking `{}` (check {round} of {rounds})",
-                    self.show(drv)
+                    "checking `{}` (check {round} of {rounds}{})",
+                    self.show(drv),
+                    check::varying(variation)
                 );
             }
             Event::Checked { drv, report } if report.identical() && plain => {
                 let (round, rounds) = (report.round, report.rounds);
                 let _ = writeln!(
                     err,
-                    "identical: `{}` (check {round} of {rounds})",
-                    self.show(drv)
+                    "identical: `{}` (check {round} of {rounds}{})",
+                    self.show(drv),
+                    check::varying(&report.variation)
                 );
             }
             Event::Checked { report, .. } if !report.identical() => {
@@ -447,9 +456,14 @@ impl Shared {
                     "bytes": bytes, "total": running.total,
                 })
             }
-            Event::CheckStarted { drv, round, rounds } => json!({
+            Event::CheckStarted {
+                drv,
+                round,
+                rounds,
+                variation,
+            } => json!({
                 "event": "checkStart", "time": time, "drv": self.show(drv),
-                "round": round, "rounds": rounds,
+                "round": round, "rounds": rounds, "vary": check::variation_json(variation),
             }),
             Event::Checked { report, .. } => check::to_json(report, &self.store_dir, time),
             Event::Log { drv, chunk } if self.print_logs => json!({

@@ -34,6 +34,7 @@ use super::job::{Job, RealiseError, Realised, Realiser, output_paths};
 use super::log::LogWriter;
 use crate::derivation::Derivation;
 use crate::hash::Hash;
+use crate::sandbox::{Aspect, Variation};
 use crate::schedule::events::{Event, Reporter};
 use crate::store::cleanup::remove_tree;
 use crate::store_path::StorePath;
@@ -74,8 +75,43 @@ pub struct CheckReport {
     pub round: u32,
     /// How many checks were asked for.
     pub rounds: u32,
+    /// What the check varied in the build's surroundings.
+    pub variation: Variation,
     /// Every output, in name order.
     pub outputs: Vec<OutputCheck>,
+    /// For a varied check that differed: what made the difference, found
+    /// by checking again without variation and with each aspect alone.
+    pub cause: Option<Cause>,
+}
+
+/// What made a varied check differ.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cause {
+    /// A check without any variation differs too: the build is not
+    /// deterministic whatever its surroundings.
+    Unvaried,
+    /// These aspects, each varied alone, change the outputs.
+    Aspects(Vec<Aspect>),
+    /// No aspect alone changes the outputs, only several together.
+    Combination,
+}
+
+impl fmt::Display for Cause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Cause::Unvaried => f.write_str("it differs without any variation too"),
+            Cause::Aspects(aspects) => {
+                let names: Vec<String> = aspects
+                    .iter()
+                    .map(|aspect| format!("{aspect} ({})", aspect.describe()))
+                    .collect();
+                write!(f, "changed by {}", names.join("; "))
+            }
+            Cause::Combination => {
+                f.write_str("no single variation changes it alone, only several together")
+            }
+        }
+    }
 }
 
 impl CheckReport {
@@ -105,11 +141,19 @@ impl fmt::Display for CheckReport {
         };
         write!(
             f,
-            "{noun} {} {verb} (check {} of {})",
+            "{noun} {} {verb} (check {} of {}",
             names.join(", "),
             self.round,
             self.rounds
-        )
+        )?;
+        if !self.variation.is_none() {
+            write!(f, ", varying {}", self.variation)?;
+        }
+        f.write_str(")")?;
+        match &self.cause {
+            Some(cause) => write!(f, "; {cause}"),
+            None => Ok(()),
+        }
     }
 }
 
@@ -151,19 +195,79 @@ impl Realiser {
     ) -> Result<Realised, RealiseError> {
         let mut realised = self.realise(drv_path, drv, inputs, reporter)?;
         let checks = checks_after(self.options().rounds, check, realised.ran);
+        let variation = &self.options().vary;
         for round in 1..=checks {
             let round = Round { round, of: checks };
-            let report = self.check(drv_path, drv, inputs, round, reporter)?;
-            reporter.event(&Event::Checked {
-                drv: drv_path,
-                report: &report,
-            });
+            let report =
+                self.check_and_report(drv_path, drv, inputs, round, variation, reporter)?;
             if !report.identical() {
+                let cause = self.find_cause(drv_path, drv, inputs, variation, reporter)?;
+                let report = CheckReport { cause, ..report };
                 return Err(RealiseError::NotDeterministic(Box::new(report)));
             }
         }
         realised.checks = checks;
         Ok(realised)
+    }
+
+    /// Checks once ([`Realiser::check`]) and reports the result.
+    fn check_and_report(
+        self: &Arc<Self>,
+        drv_path: &StorePath,
+        drv: &Derivation,
+        inputs: &BTreeSet<StorePath>,
+        round: Round,
+        variation: &Variation,
+        reporter: &Arc<dyn Reporter>,
+    ) -> Result<CheckReport, RealiseError> {
+        let report = self.check(drv_path, drv, inputs, round, variation, reporter)?;
+        reporter.event(&Event::Checked {
+            drv: drv_path,
+            report: &report,
+        });
+        Ok(report)
+    }
+
+    /// After a check that varied several aspects differed: checks again
+    /// without variation, then (when that is identical) with each aspect
+    /// alone, to say what changes the outputs. Nothing to find for a check
+    /// that varied nothing.
+    fn find_cause(
+        self: &Arc<Self>,
+        drv_path: &StorePath,
+        drv: &Derivation,
+        inputs: &BTreeSet<StorePath>,
+        variation: &Variation,
+        reporter: &Arc<dyn Reporter>,
+    ) -> Result<Option<Cause>, RealiseError> {
+        if variation.is_none() {
+            return Ok(None);
+        }
+        let aspects: Vec<Aspect> = variation.aspects().collect();
+        let of = u32::try_from(aspects.len() + 1).unwrap_or(u32::MAX);
+        let first = Round { round: 1, of };
+        let unvaried = Variation::none();
+        let control = self.check_and_report(drv_path, drv, inputs, first, &unvaried, reporter)?;
+        if !control.identical() {
+            return Ok(Some(Cause::Unvaried));
+        }
+        if aspects.len() == 1 {
+            return Ok(Some(Cause::Aspects(aspects)));
+        }
+        let mut changing = Vec::new();
+        for (round, aspect) in (2..).zip(&aspects) {
+            let round = Round { round, of };
+            let alone = Variation::of([*aspect]);
+            let report = self.check_and_report(drv_path, drv, inputs, round, &alone, reporter)?;
+            if !report.identical() {
+                changing.push(*aspect);
+            }
+        }
+        Ok(Some(if changing.is_empty() {
+            Cause::Combination
+        } else {
+            Cause::Aspects(changing)
+        }))
     }
 
     /// Builds `drv`, whose outputs are valid and whose inputs are `inputs`
@@ -175,6 +279,7 @@ impl Realiser {
         drv: &Derivation,
         inputs: &BTreeSet<StorePath>,
         round: Round,
+        variation: &Variation,
         reporter: &Arc<dyn Reporter>,
     ) -> Result<CheckReport, RealiseError> {
         let outputs = output_paths(self.store(), drv_path, drv)?;
@@ -185,6 +290,7 @@ impl Realiser {
             drv: drv_path,
             round: round.round,
             rounds: round.of,
+            variation,
         });
         let work = self.store().scratch_path(drv_path.name());
         let job = Job {
@@ -193,6 +299,7 @@ impl Realiser {
             outputs: &outputs,
             work: &work,
             reporter,
+            variation,
         };
         let mut log = LogWriter::create(self.store(), drv_path)?;
         let result = self.build_and_compare(&job, &closure, &registered, round, &mut log);
@@ -253,8 +360,8 @@ impl Realiser {
             };
             let _ = writeln!(
                 log,
-                "check {} of {}: output `{name}` {verdict}",
-                round.round, round.of
+                "check {} of {} (varying {}): output `{name}` {verdict}",
+                round.round, round.of, job.variation
             );
             outputs.push(checked);
         }
@@ -262,7 +369,9 @@ impl Realiser {
             drv: job.drv_path.clone(),
             round: round.round,
             rounds: round.of,
+            variation: job.variation.clone(),
             outputs,
+            cause: None,
         })
     }
 
@@ -332,7 +441,9 @@ mod tests {
             drv: path("x.drv"),
             round: 1,
             rounds: 2,
+            variation: Variation::none(),
             outputs: vec![output("dev", b"registered"), output("out", b"other")],
+            cause: None,
         };
         assert!(!report.identical());
         assert_eq!(
@@ -343,6 +454,29 @@ mod tests {
         assert_eq!(
             report.to_string(),
             "outputs `dev`, `out` differ from the registered ones (check 1 of 2)"
+        );
+        report.variation = Variation::of([Aspect::Umask, Aspect::Clock]);
+        assert_eq!(
+            report.to_string(),
+            "outputs `dev`, `out` differ from the registered ones (check 1 of 2, varying clock, umask)"
+        );
+        report.cause = Some(Cause::Combination);
+        assert!(
+            report
+                .to_string()
+                .ends_with("umask); no single variation changes it alone, only several together")
+        );
+    }
+
+    #[test]
+    fn causes_say_what_changed_the_outputs() {
+        assert_eq!(
+            Cause::Aspects(vec![Aspect::Umask]).to_string(),
+            "changed by umask (umask 022 -> 002)"
+        );
+        assert_eq!(
+            Cause::Unvaried.to_string(),
+            "it differs without any variation too"
         );
     }
 }

@@ -34,7 +34,7 @@ use crate::builtins::{BuiltinError, Builtins, FETCHURL, Outcome};
 use crate::derivation::Derivation;
 use crate::fetch::{FetchConfig, FetchReporter};
 use crate::lock::PathLock;
-use crate::sandbox::{self, PlanError, SandboxDirs, SandboxSpec};
+use crate::sandbox::{self, PlanError, SandboxDirs, SandboxSpec, Variation};
 use crate::schedule::events::{Event, JobKind, Reporter};
 use crate::store::cleanup::remove_tree;
 use crate::store::{Store, StoreError};
@@ -66,6 +66,9 @@ pub struct RealiseOptions {
     /// How many times in all each derivation built here is built: from 2
     /// on, the extra builds are checks ([`super::check`]).
     pub rounds: u32,
+    /// What checks vary in the builds' surroundings (`--vary`); nothing by
+    /// default. Builds that register outputs never vary.
+    pub vary: Variation,
 }
 
 impl Default for RealiseOptions {
@@ -77,6 +80,7 @@ impl Default for RealiseOptions {
             log_lines: 25,
             cancel: Arc::new(AtomicBool::new(false)),
             rounds: 1,
+            vary: Variation::none(),
         }
     }
 }
@@ -257,6 +261,7 @@ impl Realiser {
             outputs: &outputs,
             work: &work,
             reporter,
+            variation: &Variation::none(),
         };
         let mut log = LogWriter::create(&self.store, drv_path)?;
         let result = self.run_and_register(&job, &closure, &locks, &mut log);
@@ -403,8 +408,9 @@ impl Realiser {
             } else {
                 Default::default()
             },
-            cores: self.options.cores,
+            cores: job.variation.cores(self.options.cores, machine_cores()),
             ids: sandbox::linux::current_ids(),
+            variation: job.variation.clone(),
         };
         let plan = sandbox::plan(&spec)?;
         let options = BuildOptions {
@@ -519,6 +525,13 @@ pub(super) struct Job<'a> {
     pub(super) outputs: &'a [(String, StorePath)],
     pub(super) work: &'a Path,
     pub(super) reporter: &'a Arc<dyn Reporter>,
+    /// What differs in the sandbox (nothing, except in checks).
+    pub(super) variation: &'a Variation,
+}
+
+/// The machine's core count (1 when unknown).
+fn machine_cores() -> u32 {
+    std::thread::available_parallelism().map_or(1, |n| u32::try_from(n.get()).unwrap_or(u32::MAX))
 }
 
 /// Returns every output's name and path; an output without a path is an

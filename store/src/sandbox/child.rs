@@ -32,6 +32,8 @@ pub enum Phase {
     Unshare,
     /// Writing `/proc/self/{setgroups,uid_map,gid_map}`.
     IdMaps,
+    /// Moving the clocks of the time namespace (`--vary clock`).
+    Clock,
     /// `fork` of pid 1 or of the builder.
     Fork,
     /// Making the mounts private.
@@ -51,9 +53,10 @@ pub enum Phase {
 }
 
 impl Phase {
-    const ALL: [Phase; 10] = [
+    const ALL: [Phase; 11] = [
         Phase::Unshare,
         Phase::IdMaps,
+        Phase::Clock,
         Phase::Fork,
         Phase::PrivateMounts,
         Phase::PivotRoot,
@@ -77,6 +80,7 @@ impl fmt::Display for Phase {
         f.write_str(match self {
             Phase::Unshare => "cannot create the namespaces (are user namespaces enabled?)",
             Phase::IdMaps => "cannot map the build user's ids",
+            Phase::Clock => "cannot move the clocks of the time namespace",
             Phase::Fork => "cannot fork",
             Phase::PrivateMounts => "cannot make the mounts private",
             Phase::PivotRoot => "cannot enter the new root (pivot_root)",
@@ -161,7 +165,7 @@ pub fn run(prepared: &mut Prepared) -> io::Result<()> {
     // reach the user's terminal through /dev/tty), and a process group
     // the caller can kill as a whole.
     let _ = rustix::process::setsid();
-    rustix::process::umask(Mode::from_raw_mode(0o022));
+    rustix::process::umask(Mode::from_raw_mode(prepared.umask));
     // Die with the caller (if it died before this point, stop now).
     let death_signal = rustix::process::set_parent_process_death_signal(Some(Signal::KILL));
     if death_signal.is_err() || rustix::process::getppid() != Some(prepared.parent) {
@@ -175,13 +179,20 @@ pub fn run(prepared: &mut Prepared) -> io::Result<()> {
         check(
             prepared,
             Phase::Unshare,
-            linux::unshare(prepared.private_network),
+            linux::unshare(prepared.private_network, moves_clocks(prepared)),
         );
         let proc_self = open_proc_self();
         check(
             prepared,
             Phase::IdMaps,
             proc_self.and_then(|dir| write_id_maps(&dir, prepared)),
+        );
+    }
+    if moves_clocks(prepared) {
+        check(
+            prepared,
+            Phase::Clock,
+            linux::set_time_offsets(&prepared.timens_offsets),
         );
     }
     match linux::fork() {
@@ -193,6 +204,11 @@ pub fn run(prepared: &mut Prepared) -> io::Result<()> {
             linux::exit_now(0)
         }
     }
+}
+
+/// Whether the sandbox gets a time namespace with moved clocks.
+fn moves_clocks(prepared: &Prepared) -> bool {
+    !prepared.timens_offsets.is_empty()
 }
 
 fn open_proc_self() -> rustix::io::Result<OwnedFd> {
@@ -246,7 +262,7 @@ fn unshare_mapped_from_outside(prepared: &Prepared) {
         }
         Ok(Forked::Parent(helper)) => {
             drop((go_reader, done_writer));
-            let unshared = linux::unshare(prepared.private_network);
+            let unshared = linux::unshare(prepared.private_network, moves_clocks(prepared));
             if unshared.is_ok() {
                 let _ = linux::write_all(&go_writer, b"1");
             }

@@ -326,8 +326,10 @@ pub fn enter_root(root: &CString) -> rustix::io::Result<()> {
     rustix::process::chdir(c"/")
 }
 
-/// Creates the namespaces (a user namespace first, owning the others).
-pub fn unshare(private_network: bool) -> rustix::io::Result<()> {
+/// Creates the namespaces (a user namespace first, owning the others); a
+/// time namespace too when `time` (its clocks are set before the first
+/// process enters it: see [`set_time_offsets`]).
+pub fn unshare(private_network: bool, time: bool) -> rustix::io::Result<()> {
     use rustix::thread::UnshareFlags;
     let mut flags = UnshareFlags::NEWUSER
         | UnshareFlags::NEWNS
@@ -337,10 +339,21 @@ pub fn unshare(private_network: bool) -> rustix::io::Result<()> {
     if private_network {
         flags |= UnshareFlags::NEWNET;
     }
+    if time {
+        flags |= UnshareFlags::NEWTIME;
+    }
     // SAFETY: CLONE_FILES is not among the flags, so no thread can be left
     // with a file-descriptor table it does not expect; and the caller is
     // the single-threaded child of a fork.
     unsafe { rustix::thread::unshare_unsafe(flags) }
+}
+
+/// Moves the clocks of the time namespace this process made (its children
+/// enter it) by writing `/proc/self/timens_offsets`.
+pub fn set_time_offsets(offsets: &[u8]) -> rustix::io::Result<()> {
+    let flags = OFlags::WRONLY | OFlags::CLOEXEC;
+    let file = rustix::fs::open(c"/proc/self/timens_offsets", flags, Mode::empty())?;
+    write_all(&file, offsets)
 }
 
 /// Brings the loopback interface up in a fresh network namespace.

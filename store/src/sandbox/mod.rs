@@ -27,9 +27,11 @@ pub mod child;
 pub mod linux;
 pub mod plan;
 pub mod prepare;
+pub mod variation;
 
 pub use linux::{SetupError, Started, start};
 pub use plan::{
     Access, BuildFile, IdMap, PlanError, PlannedOutput, SandboxDirs, SandboxPlan, SandboxSpec,
     Step, plan,
 };
+pub use variation::{Aspect, Variation};

@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
+use super::variation::Variation;
 use crate::store_path::{StoreDir, StorePath};
 
 mod env;
@@ -46,7 +47,7 @@ pub const SANDBOX_GID: u32 = 100;
 pub const ROOT_BUILD_ID: u32 = 0x3500_0000;
 
 /// Top-level sandbox directories that a root filesystem cannot provide.
-const RESERVED_TOP: [&str; 4] = ["build", "dev", "proc", "etc"];
+const RESERVED_TOP: [&str; 5] = ["build", "kiln-varied-build-directory", "dev", "proc", "etc"];
 
 /// Host directories of one build; see [`SandboxDirs::under`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -151,6 +152,8 @@ pub struct SandboxSpec {
     pub cores: u32,
     /// Who the builder is.
     pub ids: IdMap,
+    /// What differs from a normal build's surroundings (`--vary`).
+    pub variation: Variation,
 }
 
 /// Whether a bind mount may be written through.
@@ -318,12 +321,17 @@ pub struct SandboxPlan {
     pub arg0: String,
     /// The remaining arguments.
     pub args: Vec<String>,
-    /// The working directory (`/build`).
+    /// The working directory, the build directory (`/build`).
     pub cwd: PathBuf,
     /// Host name inside the sandbox.
     pub hostname: String,
     /// NIS domain name inside the sandbox.
     pub domainname: String,
+    /// The builder's umask.
+    pub umask: u32,
+    /// How far the sandbox's monotonic and boot-time clocks are moved, in
+    /// seconds (0: not at all, and no time namespace).
+    pub clock_shift_secs: i64,
     /// Ids inside and outside.
     pub ids: IdMap,
     /// Whether the build gets a network namespace of its own (loopback
@@ -410,9 +418,11 @@ pub fn plan(spec: &SandboxSpec) -> Result<SandboxPlan, PlanError> {
         builder: spec.builder.clone(),
         arg0: base_name(&spec.builder).to_owned(),
         args: spec.args.clone(),
-        cwd: PathBuf::from(BUILD_DIR),
-        hostname: HOSTNAME.to_owned(),
-        domainname: DOMAINNAME.to_owned(),
+        cwd: PathBuf::from(spec.variation.build_dir()),
+        hostname: spec.variation.hostname().to_owned(),
+        domainname: spec.variation.domainname().to_owned(),
+        umask: spec.variation.umask(),
+        clock_shift_secs: spec.variation.clock_shift_secs(),
         ids: spec.ids,
         private_network: !spec.fixed_output,
         build_files,

@@ -57,6 +57,11 @@ pub struct Prepared {
     pub domainname: Vec<u8>,
     /// Whether to make a network namespace (loopback only).
     pub private_network: bool,
+    /// The builder's umask.
+    pub umask: u32,
+    /// `/proc/self/timens_offsets` contents when the clocks are moved (a
+    /// time namespace is made then), else empty.
+    pub timens_offsets: Vec<u8>,
     /// The caller's pid: the outer process dies with it.
     pub parent: Pid,
     /// Where the child side reports (see [`super::child::Report`]).
@@ -68,6 +73,15 @@ pub struct Prepared {
     pub setup_as_root: bool,
     /// The builder's uid and gid inside.
     pub builder_ids: (u32, u32),
+}
+
+/// The offsets of the monotonic and boot-time clocks in a time namespace
+/// (`man 7 time_namespaces`), or nothing for no namespace.
+fn timens_offsets(secs: i64) -> Vec<u8> {
+    if secs == 0 {
+        return Vec::new();
+    }
+    format!("monotonic {secs} 0\nboottime {secs} 0\n").into_bytes()
 }
 
 /// Expands the plan into [`Op`]s, reading the host where a step depends on
@@ -91,6 +105,8 @@ pub fn prepare(plan: &SandboxPlan, status: PipeWriter) -> Result<Prepared, Setup
         hostname: plan.hostname.clone().into_bytes(),
         domainname: plan.domainname.clone().into_bytes(),
         private_network: plan.private_network,
+        umask: plan.umask,
+        timens_offsets: timens_offsets(plan.clock_shift_secs),
         parent: rustix::process::getpid(),
         status,
         argument_area: argument_area(),

@@ -8,6 +8,7 @@
 use std::time::Duration;
 
 use crate::realise::check::CheckReport;
+use crate::sandbox::Variation;
 use crate::store_path::StorePath;
 
 /// How a derivation is realised.
@@ -103,6 +104,8 @@ pub enum Event<'a> {
         round: u32,
         /// How many checks in all.
         rounds: u32,
+        /// What the check varies in the build's surroundings.
+        variation: &'a Variation,
     },
     /// A check ended: the new build was compared with the registered
     /// outputs (a difference then fails the derivation).

@@ -2,8 +2,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{BUILD_DIR, BuildFile, HOME_DIR, SOURCE_DATE_EPOCH, SandboxSpec};
+use super::{BuildFile, HOME_DIR, SOURCE_DATE_EPOCH, SandboxSpec};
 use crate::hash::{Hash, nixbase32};
+use crate::sandbox::variation::{Aspect, VARIED_LOCALE};
 
 /// Computes the builder's environment the way Nix's `initEnv` does, plus
 /// kiln's hermetic defaults, and the `passAsFile` files.
@@ -15,6 +16,7 @@ use crate::hash::{Hash, nixbase32};
 /// `NIX_OUTPUT_CHECKED` and `impureEnvVars` for fixed-output builds,
 /// `NIX_LOG_FD`, `TERM`.
 pub(super) fn environment(spec: &SandboxSpec) -> (BTreeMap<String, String>, Vec<BuildFile>) {
+    let build_dir = spec.variation.build_dir();
     let mut env = BTreeMap::new();
     let mut set = |name: &str, value: &str| env.insert(name.to_owned(), value.to_owned());
     set("PATH", "/path-not-set");
@@ -22,8 +24,11 @@ pub(super) fn environment(spec: &SandboxSpec) -> (BTreeMap<String, String>, Vec<
     set("NIX_STORE", spec.store_dir.as_str());
     set("NIX_BUILD_CORES", &spec.cores.to_string());
     set("SOURCE_DATE_EPOCH", SOURCE_DATE_EPOCH);
-    set("TZ", "UTC");
-    set("LC_ALL", "C");
+    set("TZ", spec.variation.timezone());
+    set("LC_ALL", spec.variation.locale());
+    if spec.variation.varies(Aspect::Locale) {
+        set("LANG", VARIED_LOCALE);
+    }
     for (name, path) in &spec.outputs {
         set(name, &spec.store_dir.display(path));
     }
@@ -41,7 +46,7 @@ pub(super) fn environment(spec: &SandboxSpec) -> (BTreeMap<String, String>, Vec<
     for (name, value) in &spec.env {
         if pass_as_file.contains(name.as_str()) {
             let file = pass_as_file_name(name);
-            set(&format!("{name}Path"), &format!("{BUILD_DIR}/{file}"));
+            set(&format!("{name}Path"), &format!("{build_dir}/{file}"));
             build_files.push(BuildFile {
                 name: file,
                 contents: value.clone().into_bytes(),
@@ -51,7 +56,7 @@ pub(super) fn environment(spec: &SandboxSpec) -> (BTreeMap<String, String>, Vec<
         }
     }
     for name in ["NIX_BUILD_TOP", "TMPDIR", "TEMPDIR", "TMP", "TEMP", "PWD"] {
-        set(name, BUILD_DIR);
+        set(name, build_dir);
     }
     if spec.fixed_output {
         set("NIX_OUTPUT_CHECKED", "1");

@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use super::{Access, BUILD_DIR, IdMap, RESERVED_TOP, SandboxSpec, Step};
+use super::{Access, IdMap, RESERVED_TOP, SandboxSpec, Step};
 use crate::store_path::StorePath;
 
 /// Host devices bound into the sandbox's `/dev`.
@@ -45,16 +45,17 @@ pub(super) fn steps(spec: &SandboxSpec, store_dir: &Path) -> Vec<Step> {
         });
     }
     steps.extend(store_steps(spec, store_dir));
+    let build_dir = spec.variation.build_dir();
     steps.push(Step::Dir {
-        path: BUILD_DIR.into(),
+        path: build_dir.into(),
     });
     steps.push(Step::Bind {
         source: spec.dirs.build.clone(),
-        target: BUILD_DIR.into(),
+        target: build_dir.into(),
         access: Access::Writable,
         optional: false,
     });
-    steps.push(chown(spec, BUILD_DIR.into()));
+    steps.push(chown(spec, build_dir.into()));
     steps.extend(dev_steps());
     steps.push(Step::Dir {
         path: "/proc".into(),
@@ -202,7 +203,7 @@ fn etc_steps(spec: &SandboxSpec, rootfs_host: Option<&Path>) -> Vec<Step> {
     }
     let ids = &spec.ids;
     let files = [
-        ("passwd", passwd(ids)),
+        ("passwd", passwd(ids, spec.variation.build_dir())),
         ("group", group(ids)),
         ("hosts", hosts()),
     ];
@@ -217,12 +218,12 @@ fn etc_steps(spec: &SandboxSpec, rootfs_host: Option<&Path>) -> Vec<Step> {
     steps
 }
 
-/// `/etc/passwd`: root, the build user (home `/build`), nobody.
-fn passwd(ids: &IdMap) -> String {
+/// `/etc/passwd`: root, the build user (home: the build directory), nobody.
+fn passwd(ids: &IdMap, build_dir: &str) -> String {
     let (uid, gid) = (ids.inside_uid, ids.inside_gid);
     format!(
-        "root:x:0:0:root:{BUILD_DIR}:/noshell\n\
-         nixbld:x:{uid}:{gid}:kiln build user:{BUILD_DIR}:/noshell\n\
+        "root:x:0:0:root:{build_dir}:/noshell\n\
+         nixbld:x:{uid}:{gid}:kiln build user:{build_dir}:/noshell\n\
          nobody:x:65534:65534:nobody:/:/noshell\n"
     )
 }

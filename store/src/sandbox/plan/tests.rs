@@ -33,6 +33,7 @@ fn spec() -> SandboxSpec {
         impure_env: BTreeMap::new(),
         cores: 2,
         ids: IdMap::privileged(),
+        variation: Variation::none(),
     }
 }
 
@@ -272,7 +273,14 @@ fn rootfs_is_merged_beneath_the_store() {
             (
                 host.clone(),
                 "/".into(),
-                names(&["build", "dev", "etc", "nix", "proc"]),
+                names(&[
+                    "build",
+                    "dev",
+                    "etc",
+                    "kiln-varied-build-directory",
+                    "nix",
+                    "proc"
+                ]),
                 false
             ),
             (
@@ -368,4 +376,38 @@ fn custom_store_dir_is_mounted_at_its_logical_path() {
         .collect();
     assert_eq!(dirs, ["/gnu", "/gnu/store", "/gnu/store/deep"]);
     assert_eq!(plan.env["NIX_STORE"], "/gnu/store/deep");
+}
+
+#[test]
+fn a_variation_changes_the_surroundings_but_not_the_derivation() {
+    let mut spec = spec();
+    spec.env.insert("TZ".into(), "Europe/Paris".into());
+    spec.variation = Variation::all();
+    let plan = plan(&spec).unwrap();
+    let dir = crate::sandbox::variation::VARIED_BUILD_DIR;
+    assert_eq!(plan.cwd, PathBuf::from(dir));
+    assert_eq!(
+        (plan.hostname.as_str(), plan.umask),
+        ("kiln-variation", 0o002)
+    );
+    assert!(plan.clock_shift_secs > 0);
+    let env = env_of(&plan);
+    for name in ["NIX_BUILD_TOP", "TMPDIR", "PWD"] {
+        assert!(env.contains(&(name, dir)), "{name}");
+    }
+    // The derivation's own TZ wins over the varied default; the locale and
+    // SOURCE_DATE_EPOCH follow the variation and the fixed default.
+    assert!(env.contains(&("TZ", "Europe/Paris")));
+    assert!(env.contains(&("LC_ALL", "fr_CH.UTF-8")));
+    assert!(env.contains(&("SOURCE_DATE_EPOCH", "315532800")));
+    let binds_build_dir = plan.steps.iter().any(|step| {
+        matches!(step, Step::Bind { target, access: Access::Writable, .. } if target == Path::new(dir))
+    });
+    assert!(binds_build_dir, "{:?}", plan.steps);
+    // A normal plan keeps /build and no clock shift.
+    let normal = super::plan(&self::spec()).unwrap();
+    assert_eq!(
+        (normal.cwd, normal.umask, normal.clock_shift_secs),
+        (PathBuf::from("/build"), 0o022, 0)
+    );
 }

@@ -7,7 +7,10 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use kiln_store::derivation::Derivation;
+use kiln_store::layout::Layout;
 use kiln_store::store_path::StoreDir;
+
+use super::store::StoreOptions;
 
 /// Subcommands of `kiln derivation`.
 #[derive(Debug, Subcommand)]
@@ -19,12 +22,12 @@ pub enum DerivationCommand {
 /// Arguments of `kiln derivation show`.
 #[derive(Debug, Args)]
 pub struct ShowArgs {
-    /// The `.drv` files to show (can be repeated)
+    /// The `.drv` files to show (can be repeated): files, or store paths
+    /// (`/nix/store/…drv`) read from the store when no such file exists
     #[arg(required = true, value_name = "DRV")]
     drvs: Vec<PathBuf>,
-    /// The logical store directory the derivations refer to
-    #[arg(long, env = "KILN_STORE_DIR", default_value = "/nix/store")]
-    store_dir: String,
+    #[command(flatten)]
+    store: StoreOptions,
 }
 
 /// Runs `kiln derivation`.
@@ -35,10 +38,10 @@ pub fn run(cmd: DerivationCommand) -> anyhow::Result<ExitCode> {
 }
 
 fn show(args: &ShowArgs) -> anyhow::Result<ExitCode> {
-    let store_dir = StoreDir::new(args.store_dir.clone());
+    let store_dir = StoreDir::new(args.store.store_dir.clone());
     let mut all = serde_json::Map::new();
     for file in &args.drvs {
-        let (key, drv) = load(file, &store_dir)?;
+        let (key, drv) = load(file, &store_dir, &args.store)?;
         all.insert(key, drv.to_json(&store_dir));
     }
     let mut out = std::io::stdout().lock();
@@ -49,9 +52,25 @@ fn show(args: &ShowArgs) -> anyhow::Result<ExitCode> {
 
 /// Reads and parses a `.drv` file, returning the store path to show it
 /// under: the file's own path when it lies in the store, otherwise the path
-/// its contents would have there.
-fn load(file: &Path, store_dir: &StoreDir) -> anyhow::Result<(String, Derivation)> {
-    let bytes = fs_err::read(file)?;
+/// its contents would have there. A store path that is no file here is
+/// read from the kiln store's directory.
+fn load(
+    file: &Path,
+    store_dir: &StoreDir,
+    store: &StoreOptions,
+) -> anyhow::Result<(String, Derivation)> {
+    let bytes = match fs_err::read(file) {
+        Ok(bytes) => bytes,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            let Some(path) = file.to_str().and_then(|text| store_dir.parse(text).ok()) else {
+                return Err(error.into());
+            };
+            let physical = Layout::new(store.root()?).object(&path);
+            fs_err::read(&physical)
+                .with_context(|| format!("`{}` is not in the store", file.display()))?
+        }
+        Err(error) => return Err(error.into()),
+    };
     let drv = Derivation::parse(&bytes, store_dir)
         .with_context(|| format!("`{}` is not a valid derivation", file.display()))?;
     let in_store = file.to_str().and_then(|text| store_dir.parse(text).ok());

@@ -30,12 +30,17 @@ pub struct StoreOptions {
 }
 
 impl StoreOptions {
-    /// Opens (creating if needed) the store these options name.
-    pub fn open(&self) -> anyhow::Result<Store> {
-        let root = match &self.root {
+    /// The store's physical root.
+    pub fn root(&self) -> anyhow::Result<PathBuf> {
+        Ok(match &self.root {
             Some(root) => root.clone(),
             None => Layout::default_root()?,
-        };
+        })
+    }
+
+    /// Opens (creating if needed) the store these options name.
+    pub fn open(&self) -> anyhow::Result<Store> {
+        let root = self.root()?;
         Store::open(&root, StoreDir::new(self.store_dir.clone()))
             .with_context(|| format!("cannot open the store at `{}`", root.display()))
     }

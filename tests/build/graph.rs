@@ -244,3 +244,24 @@ fn ctrl_c_registers_nothing_and_the_next_run_succeeds() {
     assert_eq!(paths, [sleepy]);
     assert_eq!(drvs_of(&events, "start").len(), 1);
 }
+
+#[test]
+fn derivation_show_reads_store_paths_from_the_store() {
+    need_sandbox!();
+    let env = Env::new();
+    env.nix("diamond.nix", DIAMOND);
+    let drvs = env.instantiate("diamond.nix", &["-A", "top"]);
+    let out = run(env.kiln().args(["derivation", "show", &drvs[0]]));
+    assert!(out.status.success(), "{}", describe(&out));
+    let shown: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(shown[&drvs[0]]["env"]["name"], "top", "{shown}");
+
+    let missing = drvs[0].replace("-top.drv", "-gone.drv");
+    let out = run(env.kiln().args(["derivation", "show", &missing]));
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("`{missing}` is not in the store")),
+        "{stderr}"
+    );
+}

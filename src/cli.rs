@@ -35,6 +35,12 @@ pub enum Command {
     /// Fetch every download a flake's outputs need (crates, Debian
     /// packages, zig), and build nothing
     Fetch(commands::fetch::FetchArgs),
+    /// Check that an artifact (a file, a directory or a URL) is what a
+    /// flake output builds from its pinned inputs
+    Verify(commands::verify::VerifyArgs),
+    /// Write an in-toto statement with a SLSA v1 provenance predicate for
+    /// built outputs: their files' digests and every input they come from
+    Provenance(commands::provenance::ProvenanceArgs),
     /// List a flake's packages, targets and inputs
     Show(commands::flake::ShowArgs),
     /// Write a flake.toml for the Cargo project in a directory

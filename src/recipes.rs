@@ -48,6 +48,18 @@ pub fn directory() -> anyhow::Result<PathBuf> {
 /// The files' hash: names and contents, so that any change makes a new
 /// directory.
 fn digest() -> String {
+    let hash = full_digest().encode(Encoding::Nixbase32);
+    hash.get(..16).unwrap_or(&hash).to_owned()
+}
+
+/// The sha256 of the embedded recipe library (every file's path, length
+/// and bytes, in path order), in hex: the recipe revision a provenance
+/// statement names.
+pub fn digest_hex() -> String {
+    full_digest().encode(Encoding::Base16)
+}
+
+fn full_digest() -> kiln_store::hash::Hash {
     let mut hasher = Hasher::new(HashAlgo::Sha256);
     for (relative, bytes) in FILES {
         hasher.update(relative.as_bytes());
@@ -55,8 +67,7 @@ fn digest() -> String {
         hasher.update(&(bytes.len() as u64).to_le_bytes());
         hasher.update(bytes);
     }
-    let hash = hasher.finish().encode(Encoding::Nixbase32);
-    hash.get(..16).unwrap_or(&hash).to_owned()
+    hasher.finish()
 }
 
 fn cache_root() -> PathBuf {

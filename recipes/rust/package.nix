@@ -25,9 +25,11 @@
 # that names a git or other non-registry source is refused with a message
 # naming the crates. The build runs `cargo build --offline --locked
 # --target <triple>` with the toolchain's sysroot and zig as linker and
-# C/C++ compiler (CC_/CXX_/AR_/CFLAGS_ per target), in /build/src, with
-# the vendor directory's store path remapped to /cargo/vendor in Rust and C
-# debug information and panic locations, and copies the executables from
+# C/C++ compiler (CC_/CXX_/AR_/CFLAGS_ per target), in $TMPDIR/src, with
+# the vendor directory's store path remapped to /cargo/vendor and the
+# source directory to /build/src (whatever the build directory is: see
+# `kiln build --vary build-dir`) in Rust and C debug information and panic
+# locations, and copies the executables from
 # `target/<triple>/<profile>/` to `$out/bin`. Cargo runs quietly: a failing
 # build's log is the failing crate's compiler output.
 {
@@ -133,9 +135,10 @@ derivation {
       export $zigEnv
       if [ -n "$profileEnv" ]; then export $profileEnv; fi
       export RUSTC="$toolchain/bin/rustc" CARGO_BUILD_JOBS="''${NIX_BUILD_CORES:-1}"
-      export RUSTFLAGS="-C link-self-contained=no --remap-path-prefix=$vendor=/cargo/vendor $extraRustflags"
-      export CFLAGS_${lowerTarget}="-ffile-prefix-map=$vendor=/cargo/vendor"
-      export CXXFLAGS_${lowerTarget}="-ffile-prefix-map=$vendor=/cargo/vendor"
+      vendorMap="$vendor=/cargo/vendor" srcMap="$TMPDIR/src=/build/src"
+      export RUSTFLAGS="-C link-self-contained=no --remap-path-prefix=$vendorMap --remap-path-prefix=$srcMap $extraRustflags"
+      export CFLAGS_${lowerTarget}="-ffile-prefix-map=$vendorMap -ffile-prefix-map=$srcMap"
+      export CXXFLAGS_${lowerTarget}="-ffile-prefix-map=$vendorMap -ffile-prefix-map=$srcMap"
       export CARGO_TERM_COLOR=never
       cp -r "$src" "$TMPDIR/src"
       chmod -R u+w "$TMPDIR/src"

@@ -98,39 +98,60 @@ pub fn instantiate_flake(
 pub fn run(reference: &FlakeRef, args: &BuildArgs) -> anyhow::Result<ExitCode> {
     let store = Arc::new(args.store.open()?);
     let built = instantiate_flake(reference, &store, &args.build, args.offline)?;
-    let roots: Vec<StorePath> = built.iter().map(|b| b.drv.clone()).collect();
     if args.dry_run {
+        let roots: Vec<StorePath> = built.iter().map(|b| b.drv.clone()).collect();
         return super::build::dry_run(&store, &roots);
     }
-    if args.offline {
-        fetch::require_offline(&store, &roots)?;
-    } else {
-        fetch::fetch_phase(&store, &roots, &args.build)?;
-    }
-    let (graph, code) = realise_roots(&store, &roots, &args.build)?;
-    if code != ExitCode::SUCCESS {
-        return code_or_reported(code);
-    }
+    let outputs = match realise_built(&store, &built, &args.build, args.offline)? {
+        Ok(outputs) => outputs,
+        Err(code) => return code_or_reported(code),
+    };
     let several = {
         let mut packages: Vec<&str> = built.iter().map(|b| b.selected.package.as_str()).collect();
         packages.dedup();
         packages.len() > 1
     };
     let mut out = std::io::stdout().lock();
-    for b in &built {
-        let path = output_path(&graph, &b.drv, &b.output)
-            .with_context(|| format!("`{}` has no output `{}`", store.display(&b.drv), b.output))?;
+    for (b, path) in built.iter().zip(&outputs) {
         if !args.no_link {
             make_link(
                 &store,
-                &path,
+                path,
                 &link_name(&args.out_link, &b.selected, several),
             )?;
         }
-        writeln!(out, "{}", store.display(&path))?;
+        writeln!(out, "{}", store.display(path))?;
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Realises instantiated flake outputs: the fetch phase (or, `offline`,
+/// the check that nothing needs fetching), then the builds. Returns each
+/// output's path, in order, or the exit code of a failed run (reported).
+pub fn realise_built(
+    store: &Arc<Store>,
+    built: &[Built],
+    flags: &BuildFlags,
+    offline: bool,
+) -> anyhow::Result<Result<Vec<StorePath>, ExitCode>> {
+    let roots: Vec<StorePath> = built.iter().map(|b| b.drv.clone()).collect();
+    if offline {
+        fetch::require_offline(store, &roots)?;
+    } else {
+        fetch::fetch_phase(store, &roots, flags)?;
+    }
+    let (graph, code) = realise_roots(store, &roots, flags)?;
+    if code != ExitCode::SUCCESS {
+        return Ok(Err(code));
+    }
+    let mut outputs = Vec::with_capacity(built.len());
+    for b in built {
+        let path = output_path(&graph, &b.drv, &b.output)
+            .with_context(|| format!("`{}` has no output `{}`", store.display(&b.drv), b.output))?;
+        outputs.push(path);
+    }
+    Ok(Ok(outputs))
 }
 
 /// `result-x86_64`, or `result-<package>-x86_64` when several packages

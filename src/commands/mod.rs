@@ -16,8 +16,10 @@ pub mod log;
 pub mod nar;
 pub mod parse;
 pub mod path_info;
+pub mod provenance;
 pub mod realise;
 pub mod store;
+pub mod verify;
 pub mod why_depends;
 
 use std::process::ExitCode;
@@ -46,6 +48,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Export(args) => export::run(&args),
         Command::Import(args) => import::run(&args),
         Command::Show(args) => flake::show(&args),
+        Command::Verify(args) => verify::run(&args),
+        Command::Provenance(args) => provenance::run(&args),
     }
 }
 

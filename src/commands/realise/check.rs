@@ -127,7 +127,7 @@ pub fn conclude(store: &Store, graph: &Graph, summary: &Summary, mode: Mode) -> 
                 report_diffoscope(
                     store,
                     output,
-                    run_diffoscope(program, &registered, kept),
+                    run_diffoscope(program, &registered, kept, kept),
                     mode,
                 )?;
             }
@@ -179,15 +179,17 @@ fn report_diffoscope(
     Ok(())
 }
 
-/// Runs diffoscope on the registered output and the kept build, writing
-/// `<kept>.diffoscope.txt` and `<kept>.diffoscope.html`; returns them.
-fn run_diffoscope(
+/// Runs diffoscope on two builds (the registered output and the kept
+/// build of a check), writing `<base>.diffoscope.txt` and
+/// `<base>.diffoscope.html`; returns them.
+pub fn run_diffoscope(
     program: &Path,
     registered: &Path,
     kept: &Path,
+    base: &Path,
 ) -> anyhow::Result<(PathBuf, PathBuf)> {
-    let text = with_suffix(kept, ".diffoscope.txt");
-    let html = with_suffix(kept, ".diffoscope.html");
+    let text = with_suffix(base, ".diffoscope.txt");
+    let html = with_suffix(base, ".diffoscope.html");
     let output = Command::new(program)
         .arg("--text")
         .arg(&text)
@@ -219,7 +221,7 @@ fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
 }
 
 /// Returns the first executable file named `program` in `PATH`.
-fn find_on_path(program: &str) -> Option<PathBuf> {
+pub fn find_on_path(program: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)
         .map(|dir| dir.join(program))

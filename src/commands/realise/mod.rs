@@ -3,7 +3,7 @@
 //! run that `kiln build` shares ([`BuildFlags`], [`realise_roots`]),
 //! checks included (`--check`, `--rounds`: [`check`]).
 
-mod check;
+pub mod check;
 mod progress;
 
 use std::io::Write as _;

@@ -52,6 +52,9 @@ pub enum Command {
     Log(commands::log::LogArgs),
     /// Show a shortest chain of references from one path to another
     WhyDepends(commands::why_depends::WhyDependsArgs),
+    /// Say why a derivation was built: the first input that differs from
+    /// the derivation of the same name built here before
+    WhyRebuilt(commands::why_rebuilt::WhyRebuiltArgs),
     /// Parse a Nix file and report syntax errors and undefined variables
     Parse(commands::parse::ParseArgs),
     /// Show what the store records about paths, like `nix path-info`

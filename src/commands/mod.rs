@@ -21,6 +21,7 @@ pub mod realise;
 pub mod store;
 pub mod verify;
 pub mod why_depends;
+pub mod why_rebuilt;
 
 use std::process::ExitCode;
 
@@ -49,6 +50,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Import(args) => import::run(&args),
         Command::Show(args) => flake::show(&args),
         Command::Verify(args) => verify::run(&args),
+        Command::WhyRebuilt(args) => why_rebuilt::run(&args),
         Command::Provenance(args) => provenance::run(&args),
     }
 }

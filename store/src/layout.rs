@@ -97,6 +97,7 @@ impl Layout {
             self.locks(),
             self.logs(),
             self.gcroots(),
+            self.history(),
         ] {
             fs_err::create_dir_all(&dir).map_err(|source| LayoutError::Create {
                 path: dir.clone(),
@@ -167,6 +168,12 @@ impl Layout {
     /// Returns the directory of garbage-collector roots.
     pub fn gcroots(&self) -> PathBuf {
         self.root.join("gcroots")
+    }
+
+    /// Returns the directory of the build history (one file per derivation
+    /// name: the last derivations of that name built here).
+    pub fn history(&self) -> PathBuf {
+        self.root.join("history")
     }
 }
 

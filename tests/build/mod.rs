@@ -18,6 +18,7 @@ mod bundle;
 mod check;
 mod concurrency;
 mod crash;
+mod explain;
 pub mod fetch;
 mod graph;
 mod interop;

@@ -84,6 +84,10 @@ pub struct BuildFlags {
     /// and with each one alone, and says which changes the outputs
     #[arg(long, value_name = "LIST", value_parser = parse_variation)]
     pub vary: Option<Variation>,
+    /// After building, say for each derivation built why it had to be:
+    /// the first input that differs from the last build of its name
+    #[arg(long)]
+    pub explain: bool,
 }
 
 impl BuildFlags {
@@ -172,7 +176,27 @@ pub fn realise_roots(
     };
     progress.finish(&summary);
     check::conclude(store, &graph, &summary, mode)?;
+    if flags.explain {
+        explain_built(store, &summary, mode)?;
+    }
     Ok((graph, exit_code(&summary)))
+}
+
+/// Prints why each derivation built in the run was built (`--explain`).
+fn explain_built(store: &Store, summary: &Summary, mode: Mode) -> anyhow::Result<()> {
+    let mut err = std::io::stderr().lock();
+    for drv in &summary.built {
+        let reason = super::why_rebuilt::reason(store, drv)?;
+        if mode == Mode::Json {
+            let event = serde_json::json!({
+                "event": "explain", "drv": store.display(drv), "reason": reason,
+            });
+            writeln!(err, "{event}")?;
+        } else {
+            writeln!(err, "why {reason}")?;
+        }
+    }
+    Ok(())
 }
 
 fn exit_code(summary: &Summary) -> ExitCode {

@@ -274,6 +274,8 @@ impl Realiser {
         let _ = remove_tree(&work);
         let bytes = result?;
         finished?;
+        // Advisory: a build whose history cannot be written still counts.
+        let _ = super::history::record(&self.store, drv_path);
         Ok(Realised {
             kind,
             ran: true,

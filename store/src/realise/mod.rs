@@ -33,6 +33,9 @@ pub mod canonicalise;
 pub mod check;
 pub mod diff;
 #[cfg(target_os = "linux")]
+pub mod explain;
+pub mod history;
+#[cfg(target_os = "linux")]
 pub mod job;
 pub mod log;
 mod register;

@@ -34,7 +34,7 @@ fn recorded(env: &Env, logical: &str) -> Value {
 }
 
 /// The `check` events of a `--json` run.
-fn checks(events: &[Value]) -> Vec<&Value> {
+pub(super) fn checks(events: &[Value]) -> Vec<&Value> {
     events.iter().filter(|e| e["event"] == "check").collect()
 }
 

@@ -5,6 +5,7 @@
 
 use serde_json::Value;
 
+use super::check::checks;
 use super::{Env, describe, events, need_sandbox};
 use crate::util::run;
 
@@ -44,11 +45,6 @@ const RANDOM: &str = r#"mk {
   name = "random";
   script = "mkdir $out; head -c 16 /dev/urandom | od -x > $out/random";
 }"#;
-
-/// The `check` events of a `--json` run.
-fn checks(events: &[Value]) -> Vec<&Value> {
-    events.iter().filter(|e| e["event"] == "check").collect()
-}
 
 /// The error of the run's one `fail` event.
 fn failure(events: &[Value]) -> String {

@@ -44,9 +44,9 @@ fn show(args: &ShowArgs) -> anyhow::Result<ExitCode> {
         let (key, drv) = load(file, &store_dir, &args.store)?;
         all.insert(key, drv.to_json(&store_dir));
     }
-    let mut out = std::io::stdout().lock();
-    serde_json::to_writer_pretty(&mut out, &serde_json::Value::Object(all))?;
-    writeln!(out)?;
+    // Rendered first, so that a closed pipe is an I/O error (quietly ended).
+    let text = serde_json::to_string_pretty(&serde_json::Value::Object(all))? + "\n";
+    std::io::stdout().lock().write_all(text.as_bytes())?;
     Ok(ExitCode::SUCCESS)
 }
 

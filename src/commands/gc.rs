@@ -23,6 +23,9 @@ pub struct GcArgs {
     pub store: StoreOptions,
 }
 
+/// How many stale roots `kiln gc` names.
+const STALE_SHOWN: usize = 3;
+
 /// Runs `kiln gc`: prints each deleted path on stdout and a summary on
 /// stderr.
 #[expect(clippy::print_stderr, reason = "the summary goes to stderr")]
@@ -54,13 +57,30 @@ pub fn run(args: &GcArgs) -> anyhow::Result<ExitCode> {
         report.bytes_freed,
         report.roots.len()
     );
-    for link in &report.stale_roots {
+    if !report.stale_roots.is_empty() {
+        // Roots whose result links are gone: one line, naming a few.
         let what = if args.dry_run {
             "would remove"
         } else {
             "removed"
         };
-        eprintln!("{what} stale root `{}`", link.display());
+        let shown: Vec<String> = report
+            .stale_roots
+            .iter()
+            .take(STALE_SHOWN)
+            .map(|link| format!("`{}`", link.display()))
+            .collect();
+        let more = report.stale_roots.len().saturating_sub(STALE_SHOWN);
+        let more = if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        };
+        eprintln!(
+            "{what} {} stale roots (their links are gone): {}{more}",
+            report.stale_roots.len(),
+            shown.join(", ")
+        );
     }
     for kept in &report.check_artefacts {
         let what = if args.dry_run {

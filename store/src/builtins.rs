@@ -13,6 +13,10 @@
 //! - `builtin:debian-rootfs-v1` (kiln's own, [`rootfs`]) extracts the
 //!   `.deb` store paths listed in `debs` into one root filesystem, with
 //!   the usr-merge links and the few links maintainer scripts would make.
+//! - `builtin:oci-image-v1` (kiln's own, [`crate::oci`]) writes an OCI
+//!   image layout for the JSON spec in `image`
+//!   ([`crate::oci::ImageSpec`]): deterministic layers of store paths
+//!   (which must be inputs), a config and manifest per platform, an index.
 //!
 //! Each name carries its version: a change in what a builtin produces gets
 //! a new name (`builtin:unpack-v2`), and nothing depends on the hash of the
@@ -38,8 +42,11 @@ pub const FETCHURL: &str = "builtin:fetchurl";
 /// The name of the built-in unpacker.
 pub const UNPACK_V1: &str = "builtin:unpack-v1";
 
+/// The name of the built-in OCI image writer.
+pub const OCI_IMAGE_V1: &str = "builtin:oci-image-v1";
+
 /// Every built-in builder kiln knows.
-pub const KNOWN: [&str; 3] = [FETCHURL, UNPACK_V1, rootfs::DEBIAN_ROOTFS_V1];
+pub const KNOWN: [&str; 4] = [FETCHURL, UNPACK_V1, rootfs::DEBIAN_ROOTFS_V1, OCI_IMAGE_V1];
 
 /// Why a built-in builder failed.
 #[derive(Debug, Error)]
@@ -90,6 +97,9 @@ pub enum BuiltinError {
     /// The root filesystem could not be made.
     #[error(transparent)]
     Rootfs(#[from] rootfs::RootfsError),
+    /// The image could not be written.
+    #[error(transparent)]
+    Image(#[from] crate::oci::ImageError),
 }
 
 /// What a built-in builder did, for the log.
@@ -101,6 +111,8 @@ pub enum Outcome {
     Unpacked(Unpacked),
     /// A root filesystem was made.
     Rootfs(rootfs::RootfsReport),
+    /// An image layout was written.
+    Image(crate::oci::Written),
 }
 
 /// Runs built-in builders; holds what they share (the HTTP client, made
@@ -130,7 +142,7 @@ impl Builtins {
 
     /// Runs the built-in builder of `drv`, writing its `out` to `out_path`
     /// (which must not exist). `inputs` maps an input store path to where
-    /// it physically is.
+    /// it physically is (and any other path to one that does not exist).
     pub fn run(
         &self,
         drv: &Derivation,
@@ -142,6 +154,7 @@ impl Builtins {
             FETCHURL => self.fetchurl(drv, out_path, reporter),
             UNPACK_V1 => self.unpack(drv, inputs, out_path),
             rootfs::DEBIAN_ROOTFS_V1 => rootfs::run(&self.store_dir, drv, inputs, out_path),
+            OCI_IMAGE_V1 => self.image(drv, inputs, out_path),
             other => Err(BuiltinError::Unknown {
                 builder: other.to_owned(),
             }),
@@ -219,6 +232,31 @@ impl Builtins {
         };
         let unpacked = unpack::unpack(&inputs(&src), src.name(), out_path, &options)?;
         Ok(Outcome::Unpacked(unpacked))
+    }
+}
+
+impl Builtins {
+    fn image(
+        &self,
+        drv: &Derivation,
+        inputs: &dyn Fn(&StorePath) -> PathBuf,
+        out_path: &Path,
+    ) -> Result<Outcome, BuiltinError> {
+        let text = drv.env.get("image").ok_or(BuiltinError::Missing {
+            builder: OCI_IMAGE_V1,
+            name: "image",
+        })?;
+        let spec = crate::oci::ImageSpec::parse(text)?;
+        // A source is an input store path (`inputs` maps any other path to
+        // one that does not exist), or a path below one.
+        let resolve = |logical: &str| -> Option<PathBuf> {
+            let (path, rest) = self.store_dir.parse_prefix(logical).ok()?;
+            let host = inputs(&path);
+            host.exists()
+                .then(|| host.join(rest.trim_start_matches('/')))
+        };
+        let written = crate::oci::layout::write(&spec, &resolve, out_path)?;
+        Ok(Outcome::Image(written))
     }
 }
 

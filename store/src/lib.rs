@@ -30,6 +30,8 @@ pub mod layout;
 #[cfg(feature = "runtime")]
 pub mod lock;
 pub mod nar;
+#[cfg(feature = "unpack")]
+pub mod oci;
 #[cfg(feature = "runtime")]
 pub mod realise;
 #[cfg(target_os = "linux")]

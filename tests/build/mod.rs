@@ -21,6 +21,7 @@ mod crash;
 mod explain;
 pub mod fetch;
 mod graph;
+mod image;
 mod interop;
 mod vary;
 

@@ -47,6 +47,10 @@ use super::{PendingOutput, RegisterError, Registration};
 
 /// How often a built-in builder's thread is checked for cancellation.
 const CANCEL_POLL: Duration = Duration::from_millis(100);
+/// Where a builtin finds a store path that is not one of its inputs:
+/// nowhere.
+const NOT_AN_INPUT: &str = "/nonexistent/kiln-not-an-input";
+
 /// How often an output lock held by another process is tried again.
 const LOCK_POLL: Duration = Duration::from_millis(20);
 
@@ -369,7 +373,7 @@ impl Realiser {
         log: &mut LogWriter,
     ) -> Result<(Vec<PendingOutput>, u64), RealiseError> {
         let (pending, bytes) = if Builtins::is_builtin(&job.drv.builder) {
-            self.run_builtin(job, log)?
+            self.run_builtin(job, closure, log)?
         } else {
             (self.run_sandboxed(job, closure, log)?, 0)
         };
@@ -460,6 +464,7 @@ impl Realiser {
     fn run_builtin(
         self: &Arc<Self>,
         job: &Job<'_>,
+        closure: &BTreeSet<StorePath>,
         log: &mut LogWriter,
     ) -> Result<(Vec<PendingOutput>, u64), RealiseError> {
         let (name, path) = match job.outputs {
@@ -485,13 +490,21 @@ impl Realiser {
             let tmp = tmp.clone();
             let reporter = Arc::clone(job.reporter);
             let fetched = Arc::clone(&fetched);
+            let closure = closure.clone();
             std::thread::spawn(move || {
                 let progress = Progress {
                     reporter: reporter.as_ref(),
                     drv: &drv_path,
                     fetched: &fetched,
                 };
-                let physical = |p: &StorePath| me.store.physical(p);
+                // Only the inputs are there for a builtin to read.
+                let physical = |p: &StorePath| {
+                    if closure.contains(p) {
+                        me.store.physical(p)
+                    } else {
+                        PathBuf::from(NOT_AN_INPUT).join(p.base_name())
+                    }
+                };
                 let result = me.builtins.run(&drv, &physical, &tmp, &progress);
                 let _ = sender.send(result);
             });
@@ -514,6 +527,7 @@ impl Realiser {
             Outcome::Fetched(hash) => writeln!(log, "fetched {bytes} bytes, {}", hash.to_sri()),
             Outcome::Unpacked(unpacked) => writeln!(log, "unpacked: {unpacked:?}"),
             Outcome::Rootfs(report) => writeln!(log, "root filesystem: {report:?}"),
+            Outcome::Image(written) => writeln!(log, "image index {}", written.index_digest),
         };
         let fixed = job.drv.outputs.get(&name).and_then(|o| o.fixed.clone());
         Ok((vec![PendingOutput { path, tmp, fixed }], bytes))

@@ -27,6 +27,7 @@ let
       rust
       ;
   };
+  ociImage = import ./oci;
 in
 {
   inherit
@@ -36,5 +37,6 @@ in
     zig
     rust
     buildRustPackage
+    ociImage
     ;
 }

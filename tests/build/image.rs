@@ -68,9 +68,59 @@ fn an_image_is_the_same_after_a_rebuild_from_scratch() {
     assert_eq!(again, paths);
     assert_eq!(index_digest(&env, &again[0]), first);
 
+    tools_accept(&env.physical(&again[0]));
+
     // Another label: another image.
     let (other, _) = env.build_ok("image.nix", &["--argstr", "version", "1.1"]);
     assert_ne!(index_digest(&env, &other[0]), first);
+}
+
+/// Whether a program is on `PATH`; CI (`KILN_REQUIRE_NIX`) requires it.
+fn have(program: &str) -> bool {
+    let found = std::process::Command::new("sh")
+        .args(["-c", &format!("command -v {program}")])
+        .output()
+        .is_ok_and(|out| out.status.success());
+    assert!(
+        found || std::env::var_os("KILN_REQUIRE_NIX").is_none(),
+        "{program} is missing (CI installs it)"
+    );
+    found
+}
+
+/// Debian's OCI tools read the layout: oci-image-tool validates it
+/// (1.0.0-rc1 calls a layout `--type image`), skopeo sees both platforms,
+/// umoci unpacks each platform's root filesystem.
+fn tools_accept(layout: &std::path::Path) {
+    if !(have("oci-image-tool") && have("skopeo") && have("umoci")) {
+        eprintln!("note: oci-image-tool, skopeo or umoci missing; skipping their checks");
+        return;
+    }
+    let out = run(std::process::Command::new("oci-image-tool")
+        .args(["validate", "--type", "image"])
+        .arg(layout));
+    assert!(out.status.success(), "{}", describe(&out));
+    let out = run(std::process::Command::new("skopeo")
+        .args(["inspect", "--raw"])
+        .arg(format!("oci:{}:latest", layout.display())));
+    assert!(out.status.success(), "{}", describe(&out));
+    let raw: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(raw["manifests"][1]["platform"]["architecture"], "arm64");
+    let scratch = tempfile::TempDir::new().unwrap();
+    for (tag, arch) in [("latest-amd64", "x86_64"), ("latest-arm64", "aarch64")] {
+        let bundle = scratch.path().join(tag);
+        let out = run(std::process::Command::new("umoci")
+            .args(["unpack", "--rootless", "--image"])
+            .arg(format!("{}:{tag}", layout.display()))
+            .arg(&bundle));
+        assert!(out.status.success(), "{}", describe(&out));
+        let rootfs = bundle.join("rootfs");
+        assert_eq!(
+            fs_err::read_to_string(rootfs.join("app")).unwrap(),
+            format!("{arch}\n")
+        );
+        assert!(rootfs.join("io").is_dir());
+    }
 }
 
 #[test]

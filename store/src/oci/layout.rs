@@ -6,7 +6,9 @@
 //! environment, user and labels, `rootfs.diff_ids`, one `history` entry)
 //! and a manifest. An image index lists the manifests with their
 //! platforms; the layout's `index.json` points at that index, named by the
-//! image's tags (`org.opencontainers.image.ref.name`). Every JSON document
+//! image's tags (`org.opencontainers.image.ref.name`), and at each
+//! platform's manifest as `TAG-ARCH` (`latest-arm64`), for tools that
+//! unpack one image. Every JSON document
 //! is written compactly with its keys in a fixed order, so the index
 //! digest is a function of the spec and the files alone.
 
@@ -177,14 +179,20 @@ pub fn write(
     } else {
         spec.tags.iter().map(String::as_str).collect()
     };
-    let refs: Vec<Value> = tags
-        .iter()
-        .map(|tag| {
-            let mut desc = index_desc.clone();
-            desc["annotations"] = json!({ "org.opencontainers.image.ref.name": tag });
-            desc
-        })
-        .collect();
+    let named = |desc: &Value, name: String| {
+        let mut desc = desc.clone();
+        desc["annotations"] = json!({ "org.opencontainers.image.ref.name": name });
+        desc
+    };
+    // Each tag names the index; `TAG-ARCH` names one platform's manifest,
+    // for tools that take a single image (umoci).
+    let mut refs: Vec<Value> = Vec::new();
+    for tag in &tags {
+        refs.push(named(&index_desc, (*tag).to_owned()));
+        for (platform, desc) in spec.platforms.iter().zip(&entries) {
+            refs.push(named(desc, format!("{tag}-{}", platform.architecture)));
+        }
+    }
     let top = json!({ "schemaVersion": 2, "mediaType": media::INDEX, "manifests": refs });
     write_file(&out.join("index.json"), &to_bytes(&top))?;
     write_file(
@@ -383,11 +391,28 @@ mod tests {
                 .unwrap()
         };
         let top = read("index.json");
-        assert_eq!(top["manifests"].as_array().unwrap().len(), 2);
+        let names: Vec<&str> = top["manifests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| {
+                m["annotations"]["org.opencontainers.image.ref.name"]
+                    .as_str()
+                    .unwrap()
+            })
+            .collect();
         assert_eq!(
-            top["manifests"][1]["annotations"]["org.opencontainers.image.ref.name"],
-            "0.13.7"
+            names,
+            [
+                "latest",
+                "latest-amd64",
+                "latest-arm64",
+                "0.13.7",
+                "0.13.7-amd64",
+                "0.13.7-arm64"
+            ]
         );
+        assert_eq!(top["manifests"][2]["platform"]["variant"], "v8");
         let hex = first.index_digest.trim_start_matches("sha256:");
         let index = read(&format!("blobs/sha256/{hex}"));
         assert_eq!(index["manifests"][1]["platform"]["variant"], "v8");

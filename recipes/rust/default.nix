@@ -76,6 +76,12 @@ let
           # The vendored crates' store path would end up in panic
           # locations of every binary; name them by a fixed path instead.
           export RUSTFLAGS="-C link-self-contained=no --remap-path-prefix=$vendor=/rust/deps"
+          # As Rust's own build does, panic_abort itself is compiled with
+          # panic=abort (the rest of std unwinds), so that a project whose
+          # profile says `panic = "abort"` can link it.
+          printf '#!/bin/sh\nrustc="$1"; shift\ncase " $* " in *" --crate-name panic_abort "*) exec "$rustc" "$@" -C panic=abort ;; esac\nexec "$rustc" "$@"\n' > "$TMPDIR/rustc-wrapper"
+          chmod 0755 "$TMPDIR/rustc-wrapper"
+          export RUSTC_WRAPPER="$TMPDIR/rustc-wrapper"
           mkdir -p "$TMPDIR/std-build/src"
           cd "$TMPDIR/std-build"
           printf '[package]\nname = "std-build"\nversion = "0.0.0"\nedition = "2021"\n' > Cargo.toml

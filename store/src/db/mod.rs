@@ -157,6 +157,23 @@ impl Db {
     /// logical directory is `store_dir`.
     pub fn open(file: &Path, store_dir: &StoreDir) -> Result<Db, DbError> {
         schema::refuse_newer(file)?;
+        // Processes opening a new store at once race to switch it to WAL,
+        // and SQLite answers some of those races with SQLITE_BUSY at once,
+        // without its busy handler: try again, a while.
+        let start = std::time::Instant::now();
+        let mut pause = std::time::Duration::from_millis(5);
+        loop {
+            match Db::open_once(file, store_dir) {
+                Err(error) if error.is_busy() && start.elapsed() < OPEN_RETRY_FOR => {
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(std::time::Duration::from_millis(200));
+                }
+                result => return result,
+            }
+        }
+    }
+
+    fn open_once(file: &Path, store_dir: &StoreDir) -> Result<Db, DbError> {
         let conn = rusqlite::Connection::open(file).map_err(|source| sqlite(file, source))?;
         let mut db = Db {
             conn,
@@ -182,6 +199,22 @@ impl Db {
             what,
             value: value.into(),
         }
+    }
+}
+
+/// How long opening the database retries when SQLite says it is busy.
+const OPEN_RETRY_FOR: std::time::Duration = std::time::Duration::from_secs(60);
+
+impl DbError {
+    /// Whether SQLite said the database is busy or locked.
+    fn is_busy(&self) -> bool {
+        matches!(
+            self,
+            DbError::Sqlite {
+                source: rusqlite::Error::SqliteFailure(e, _),
+                ..
+            } if matches!(e.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+        )
     }
 }
 

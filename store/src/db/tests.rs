@@ -155,3 +155,27 @@ fn content_addresses_round_trip() {
     }
     assert_eq!(parse_content_address("fixed:bogus"), None);
 }
+
+#[test]
+fn many_connections_opening_a_new_database_at_once_all_succeed() {
+    // Each round: a fresh file, eight connections racing to create it and
+    // switch it to WAL; SQLite answers some of them "busy" at once.
+    for _ in 0..25 {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("db-v1.sqlite");
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(8));
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let (file, barrier) = (file.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    Db::open(&file, &StoreDir::default()).map(|_| ())
+                })
+            })
+            .collect();
+        for thread in threads {
+            let result = thread.join().unwrap();
+            assert!(result.is_ok(), "{:?}", result.err());
+        }
+    }
+}

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Benchmark: an OCI image of a flake's static binaries (both targets), built
+# by `builtin:oci-image-v1` through the recipe library's `ociImage`.
+# Prints the image node's build time (best of 5 rebuilds by `--check`,
+# each compared bit for bit with the first build), and the image's size
+# (every blob) against the binaries' size (the overhead bytes).
+#
+# Usage (from the repository's root): bash bench/oci/run.sh [FLAKE PACKAGE BIN]
+#   default: examples/hello hello hello. KILN_STORE defaults to
+#   target/bench-store; KILN=PATH runs that kiln binary.
+set -euo pipefail
+flake=${1:-examples/hello}
+package=${2:-hello}
+bin=${3:-hello}
+root=$(cd "$(dirname "$0")/../.." && pwd)
+if [ -z "${KILN:-}" ]; then
+  cargo build --release --quiet --manifest-path "$root/Cargo.toml" --bin kiln
+fi
+kiln=${KILN:-${CARGO_TARGET_DIR:-$root/target}/release/kiln}
+export KILN_STORE=${KILN_STORE:-$root/target/bench-store}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+"$kiln" build --quiet -o "$work/bin" "$flake#$package" >/dev/null
+x86=$(readlink -f "$work/bin-x86_64")
+arm=$(readlink -f "$work/bin-aarch64")
+logical() { echo "/nix/store/$(basename "$1")"; }
+cat > "$work/image.nix" <<NIX
+(import <kiln> { }).ociImage {
+  name = "$package";
+  entrypoint = [ "/$bin" ];
+  workingDir = "/io";
+  platforms = {
+    amd64 = [ { source = "\${builtins.storePath "$(logical "$x86")"}/bin/$bin"; target = "/$bin"; } ];
+    arm64 = [ { source = "\${builtins.storePath "$(logical "$arm")"}/bin/$bin"; target = "/$bin"; } ];
+  };
+}
+NIX
+"$kiln" build --quiet -o "$work/image" "$work/image.nix" >/dev/null
+best=
+for _ in 1 2 3 4 5; do
+  start=$(date +%s.%N)
+  "$kiln" build --quiet --check --no-link "$work/image.nix" >/dev/null
+  took=$(python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.3f}')" "$start" "$(date +%s.%N)")
+  if [ -z "$best" ] || python3 -c "import sys; sys.exit(not float(sys.argv[1]) < float(sys.argv[2]))" "$took" "$best"; then best=$took; fi
+done
+image_bytes=$(find -L "$work/image/blobs" -type f -printf '%s\n' | awk '{s += $1} END {print s}')
+bin_bytes=$(( $(stat -c %s "$x86/bin/$bin") + $(stat -c %s "$arm/bin/$bin") ))
+echo "image node build time (kiln build --check of the image alone, identical each time; best of 5): $best s"
+echo "binaries: $bin_bytes bytes; image blobs: $image_bytes bytes; overhead: $(( image_bytes - bin_bytes )) bytes (gzip makes the layers smaller than the binaries)"
+python3 - "$work/image/blobs/sha256" "$bin_bytes" <<'PY'
+import gzip, os, sys
+blobs, binaries = sys.argv[1], int(sys.argv[2])
+layers = meta = tar = 0
+for name in os.listdir(blobs):
+    data = open(os.path.join(blobs, name), "rb").read()
+    if data[:2] == b"\x1f\x8b":
+        layers += len(data)
+        tar += len(gzip.decompress(data))
+    else:
+        meta += len(data)
+print(f"layers: {layers} bytes gzipped, {tar} bytes as tar ({tar - binaries} bytes of tar headers and padding over the binaries); "
+      f"configs, manifests and index: {meta} bytes")
+PY
+echo "index digest: $(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['manifests'][0]['digest'])" "$work/image/index.json")"

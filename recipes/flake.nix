@@ -6,6 +6,8 @@
 #   -> {
 #     inputs.<name>               the input's source tree (a store path)
 #     packages.<name>.<target>    one buildRustPackage derivation per target
+#     images.<name>               an ociImage of a package's binaries, one
+#                                 platform per target, the binaries at /
 #     default                     the names of the default packages
 #   }
 {
@@ -83,9 +85,44 @@ let
           ;
       }
     ) pkg.targets;
+  packages = builtins.mapAttrs package spec.packages;
+
+  architectures = {
+    x86_64 = "amd64";
+    aarch64 = "arm64";
+  };
+  image =
+    name: img:
+    let
+      built = packages.${img.package};
+    in
+    recipes.ociImage {
+      inherit name;
+      inherit (img)
+        entrypoint
+        cmd
+        workingDir
+        env
+        user
+        tags
+        labels
+        created
+        ;
+      platforms = builtins.listToAttrs (
+        map (target: {
+          name = architectures.${target};
+          value = [
+            {
+              source = "${built.${target}}/bin";
+              target = "/";
+            }
+          ];
+        }) (builtins.attrNames built)
+      );
+    };
 in
 {
-  inherit inputs;
-  packages = builtins.mapAttrs package spec.packages;
+  inherit inputs packages;
+  images = builtins.mapAttrs image (spec.images or { });
   inherit (spec) default;
 }

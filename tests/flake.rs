@@ -246,10 +246,14 @@ fn outputs_are_addressed_and_mistakes_named() {
     write(
         &root,
         "flake.toml",
-        "[packages.demo]\ntargets = [\"x86_64\"]\n",
+        "[packages.demo]\ntargets = [\"x86_64\"]\n[images.img]\n",
     );
     let cases = [
-        (".#nope", "no package `nope` (it has: demo)"),
+        (".#nope", "no package or image `nope` (it has: demo, img)"),
+        (
+            ".#img.x86_64",
+            "`img` is an image, which holds every target",
+        ),
         (
             ".#demo.aarch64",
             "package `demo` is not built for `aarch64`",

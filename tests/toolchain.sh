@@ -176,4 +176,29 @@ if out=$("$kiln" verify --offline --provenance "$art/provenance.json" "$art/flip
 echo "$out" | grep -q "is not a subject of the provenance" || fail "kiln verify --provenance said: $out"
 echo "verified the fixture's binary (file, URL, provenance) and refused a flipped byte"
 
-echo "toolchain test: hello and the fixture workspace static, reference-free, running and reproducible (--vary all) for both targets; offline rebuild in a network namespace; verify and provenance; a failing build shows the compiler's error; the sandbox shows the root filesystem's /usr; zig compiles C for the host"
+# The fixture's OCI image (flake.toml's [images.image]): built twice (the
+# second time after collecting the first) to the same index digest; umoci
+# unpacks each platform, whose binary runs (arm64 under qemu); kiln verify
+# accepts the layout and refuses one built with another label.
+"$kiln" build --quiet -o "$links/oci" "$fx#image" >/dev/null || fail "building the fixture's image failed"
+digest() { python3 -c "import json, sys; print(json.load(open(sys.argv[1] + '/index.json'))['manifests'][0]['digest'])" "$1"; }
+first=$(digest "$links/oci-image")
+cp -rL "$links/oci-image" "$art/image"
+rm -f "$links/oci-image"
+"$kiln" gc >/dev/null || fail "gc failed"
+"$kiln" build --quiet -o "$links/oci" "$fx#image" >/dev/null || fail "rebuilding the fixture's image failed"
+[ "$(digest "$links/oci-image")" = "$first" ] || fail "the rebuilt image has another digest"
+for platform in amd64 arm64; do
+  umoci unpack --rootless --image "$links/oci-image:latest-$platform" "$art/unpacked-$platform" >/dev/null || fail "umoci cannot unpack $platform"
+done
+[ "$("$art/unpacked-amd64/rootfs/app")" = "$(printf "$want" x86_64)" ] || fail "the image's amd64 app printed something else"
+[ "$(qemu-aarch64-static "$art/unpacked-arm64/rootfs/app")" = "$(printf "$want" aarch64)" ] || fail "the image's arm64 app printed something else"
+"$kiln" verify --offline "$art/image" --flake "$fx#image" >/dev/null || fail "kiln verify refused the image"
+cp -r "$fx" "$art/relabelled"
+sed -i 's/"org.opencontainers.image.version" = "0.1.0"/"org.opencontainers.image.version" = "0.1.1"/' "$art/relabelled/flake.toml"
+"$kiln" build --quiet -o "$art/relabelled/result" "$art/relabelled#image" >/dev/null || fail "building the relabelled image failed"
+if out=$("$kiln" verify --offline "$art/relabelled/result-image" --flake "$fx#image" 2>&1); then fail "kiln verify accepted an image with another label"; fi
+echo "$out" | grep -q "OCI image index: the build's is $first" || fail "kiln verify did not name the image digests: $out"
+echo "built the fixture's image reproducibly, unpacked and ran both platforms, verified it and refused a relabelled one"
+
+echo "toolchain test: hello and the fixture workspace static, reference-free, running and reproducible (--vary all) for both targets; offline rebuild in a network namespace; verify and provenance; an OCI image; a failing build shows the compiler's error; the sandbox shows the root filesystem's /usr; zig compiles C for the host"

@@ -59,6 +59,11 @@ pub fn flake_toml(dir: &Path) -> Result<String, FlakeError> {
             "\n[packages.{name}]\npackage = \"{name}\"\n# Static binaries for both targets, with the project's release profile.\ntargets = [\"x86_64\", \"aarch64\"]\n# preset = \"small\"   # smallest binaries: opt-level z, static relocation model\n"
         ));
     }
+    if let Some(main) = packages.first() {
+        out.push_str(&format!(
+            "\n# An OCI image (linux/amd64 and linux/arm64) of {main}'s binaries at /,\n# entrypoint /{main}, working directory /io: `kiln build .#image`.\n[images.image]\npackage = \"{main}\"\n# entrypoint = [\"/{main}\"]\n# labels = {{ \"org.opencontainers.image.source\" = \"https://…\" }}\n"
+        ));
+    }
     Ok(out)
 }
 
@@ -124,6 +129,10 @@ mod tests {
         let text = flake_toml(root).expect("init");
         let m = crate::manifest::parse(&text, "flake.toml").expect("a valid manifest");
         assert_eq!(m.packages["hello"].package.as_deref(), Some("hello"));
+        let image = &m.images["image"];
+        assert_eq!(image.package, "hello");
+        assert_eq!(image.entrypoint, ["/hello"]);
+        assert_eq!(image.workdir, "/io");
 
         write(
             root,

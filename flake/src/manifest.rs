@@ -65,9 +65,39 @@ pub struct Manifest {
     pub inputs: BTreeMap<String, Input>,
     /// The packages by name.
     pub packages: BTreeMap<String, Package>,
+    /// The OCI images by name.
+    pub images: BTreeMap<String, Image>,
     /// The packages `kiln build` builds when given no output name.
     pub default: Vec<String>,
 }
+
+/// An OCI image of a package's binaries, one platform per target
+/// (`[images.NAME]`; see docs/flake.md).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Image {
+    /// The package whose binaries go in, at `/`.
+    pub package: String,
+    /// The entrypoint (default: the package's first binary, at `/`).
+    pub entrypoint: Vec<String>,
+    /// The default arguments.
+    pub cmd: Vec<String>,
+    /// The working directory, created in the image (default `/io`).
+    pub workdir: String,
+    /// Environment variables.
+    pub env: BTreeMap<String, String>,
+    /// The user, if not root.
+    pub user: Option<String>,
+    /// The tags (default `latest`).
+    pub tags: Vec<String>,
+    /// Labels (`org.opencontainers.image.created` is added from `created`).
+    pub labels: BTreeMap<String, String>,
+    /// `SOURCE_DATE_EPOCH` of the image: its time and every file's mtime.
+    pub created: u64,
+}
+
+/// The default `created` of an image: 1980-01-01, the ZIP epoch, as the
+/// sandbox's `SOURCE_DATE_EPOCH`.
+pub const IMAGE_EPOCH: u64 = 315_532_800;
 
 /// Where an input's files come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -205,6 +235,25 @@ struct RawManifest {
     inputs: BTreeMap<String, RawInput>,
     #[serde(default)]
     packages: BTreeMap<String, RawPackage>,
+    #[serde(default)]
+    images: BTreeMap<String, RawImage>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawImage {
+    package: Option<String>,
+    entrypoint: Option<Vec<String>>,
+    #[serde(default)]
+    cmd: Vec<String>,
+    workdir: Option<String>,
+    #[serde(default)]
+    env: BTreeMap<String, String>,
+    user: Option<String>,
+    tags: Option<Vec<String>>,
+    #[serde(default)]
+    labels: BTreeMap<String, String>,
+    created: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -295,6 +344,19 @@ pub fn parse(text: &str, path: &str) -> Result<Manifest, ManifestError> {
         }
         packages.insert(name, package);
     }
+    let mut images = BTreeMap::new();
+    for (name, raw) in raw.images {
+        let what = format!("images.{name}");
+        check_name(&name).map_err(|p| invalid(what.clone(), p))?;
+        if packages.contains_key(&name) {
+            return Err(invalid(
+                what,
+                "a package has the same name (outputs share one namespace)".to_owned(),
+            ));
+        }
+        let image = image(raw, &packages).map_err(|p| invalid(what.clone(), p))?;
+        images.insert(name, image);
+    }
     let default = match raw.default {
         Some(names) => {
             for name in &names {
@@ -313,7 +375,46 @@ pub fn parse(text: &str, path: &str) -> Result<Manifest, ManifestError> {
         description: raw.description,
         inputs,
         packages,
+        images,
         default,
+    })
+}
+
+fn image(raw: RawImage, packages: &BTreeMap<String, Package>) -> Result<Image, String> {
+    let package = match (raw.package, packages.len()) {
+        (Some(name), _) => name,
+        (None, 1) => packages.keys().next().cloned().unwrap_or_default(),
+        (None, _) => return Err("say which `package` goes in the image".to_owned()),
+    };
+    let Some(built) = packages.get(&package) else {
+        return Err(format!("no package is named `{package}`"));
+    };
+    let entrypoint = match raw.entrypoint {
+        Some(entrypoint) => entrypoint,
+        None => {
+            let main = built
+                .bins
+                .first()
+                .or(built.package.as_ref())
+                .cloned()
+                .unwrap_or_else(|| package.clone());
+            vec![format!("/{main}")]
+        }
+    };
+    let workdir = raw.workdir.unwrap_or_else(|| "/io".to_owned());
+    if !workdir.starts_with('/') {
+        return Err(format!("`workdir` `{workdir}` is not an absolute path"));
+    }
+    Ok(Image {
+        package,
+        entrypoint,
+        cmd: raw.cmd,
+        workdir,
+        env: raw.env,
+        user: raw.user,
+        tags: raw.tags.unwrap_or_else(|| vec!["latest".to_owned()]),
+        labels: raw.labels,
+        created: raw.created.unwrap_or(IMAGE_EPOCH),
     })
 }
 

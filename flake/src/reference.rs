@@ -1,8 +1,8 @@
 //! Output addresses: `DIR#NAME`, `DIR#NAME.TARGET`, `#NAME`, `DIR`.
 //!
-//! `NAME` is a package (every target of it); `NAME.TARGET` one target
-//! (`x86_64`, `aarch64`, or the triple). No `#NAME` means the flake's
-//! default packages.
+//! `NAME` is a package (every target of it) or an image; `NAME.TARGET` one
+//! target of a package (`x86_64`, `aarch64`, or the triple). No `#NAME`
+//! means the flake's default packages.
 
 use std::path::PathBuf;
 
@@ -32,13 +32,27 @@ impl FlakeRef {
     }
 }
 
-/// One output to build: a package for one target.
+/// One output to build: a package for one target, or an image.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Selected {
-    /// The package.
+    /// The package (or the image).
     pub package: String,
-    /// The target's short name.
+    /// The target's short name (empty for an image, which holds every
+    /// target of its package).
     pub target: String,
+    /// Whether this is an image (`[images.NAME]`).
+    pub image: bool,
+}
+
+impl Selected {
+    /// `uv.x86_64`, or the image's name.
+    pub fn label(&self) -> String {
+        if self.image {
+            self.package.clone()
+        } else {
+            format!("{}.{}", self.package, self.target)
+        }
+    }
 }
 
 /// Returns the outputs `output` names in `manifest` (the default packages
@@ -51,6 +65,7 @@ pub fn select(manifest: &Manifest, output: Option<&str>) -> Result<Vec<Selected>
             .map(|t| Selected {
                 package: name.clone(),
                 target: t.clone(),
+                image: false,
             })
             .collect()
     };
@@ -66,10 +81,27 @@ pub fn select(manifest: &Manifest, output: Option<&str>) -> Result<Vec<Selected>
         Some((name, target)) => (name, Some(target)),
         None => (output, None),
     };
+    if manifest.images.contains_key(name) {
+        if let Some(target) = target {
+            return Err(FlakeError::NoOutput(format!(
+                "`{name}` is an image, which holds every target: drop `.{target}`"
+            )));
+        }
+        return Ok(vec![Selected {
+            package: name.to_owned(),
+            target: String::new(),
+            image: true,
+        }]);
+    }
     let Some((name, package)) = manifest.packages.get_key_value(name) else {
-        let known: Vec<&str> = manifest.packages.keys().map(String::as_str).collect();
+        let known: Vec<&str> = manifest
+            .packages
+            .keys()
+            .chain(manifest.images.keys())
+            .map(String::as_str)
+            .collect();
         return Err(FlakeError::NoOutput(format!(
-            "flake.toml has no package `{name}` (it has: {})",
+            "flake.toml has no package or image `{name}` (it has: {})",
             if known.is_empty() {
                 "none".to_owned()
             } else {
@@ -84,6 +116,7 @@ pub fn select(manifest: &Manifest, output: Option<&str>) -> Result<Vec<Selected>
         Some(short) if package.targets.iter().any(|t| t == short) => Ok(vec![Selected {
             package: name.clone(),
             target: short.to_owned(),
+            image: false,
         }]),
         _ => Err(FlakeError::NoOutput(format!(
             "package `{name}` is not built for `{target}` (its targets: {})",
@@ -113,7 +146,7 @@ mod tests {
     #[test]
     fn outputs_are_selected() {
         let m = crate::manifest::parse(
-            "default = [\"b\"]\n[packages.a]\n[packages.b]\ntargets = [\"x86_64\"]\n",
+            "default = [\"b\"]\n[packages.a]\n[packages.b]\ntargets = [\"x86_64\"]\n[images.img]\npackage = \"a\"\n",
             "flake.toml",
         )
         .expect("manifest");
@@ -136,6 +169,10 @@ mod tests {
             .to_string();
         assert!(e.contains("its targets: x86_64"), "{e}");
         let e = select(&m, Some("c")).expect_err("no c").to_string();
-        assert!(e.contains("it has: a, b"), "{e}");
+        assert!(e.contains("it has: a, b, img"), "{e}");
+        let image = select(&m, Some("img")).expect("the image");
+        assert_eq!((image[0].image, image[0].label()), (true, "img".to_owned()));
+        let e = select(&m, Some("img.x86_64")).expect_err("an image has no target");
+        assert!(e.to_string().contains("is an image"), "{e}");
     }
 }

@@ -51,9 +51,34 @@ pub fn spec(
             }),
         );
     }
+    let images: Map<String, Value> = manifest
+        .images
+        .iter()
+        .map(|(name, image)| {
+            let mut labels = image.labels.clone();
+            labels
+                .entry("org.opencontainers.image.created".to_owned())
+                .or_insert_with(|| kiln_store::oci::layout::rfc3339(image.created));
+            (
+                name.clone(),
+                json!({
+                    "package": image.package,
+                    "entrypoint": image.entrypoint,
+                    "cmd": image.cmd,
+                    "workingDir": image.workdir,
+                    "env": image.env,
+                    "user": image.user,
+                    "tags": image.tags,
+                    "labels": labels,
+                    "created": image.created,
+                }),
+            )
+        })
+        .collect();
     Ok(json!({
         "inputs": inputs,
         "packages": packages,
+        "images": images,
         "default": manifest.default,
     }))
 }

@@ -94,6 +94,23 @@ fn show_text(out: &mut impl std::io::Write, flake: &Flake, dir: &Path) -> anyhow
             )?;
         }
     }
+    if !m.images.is_empty() {
+        writeln!(out, "images:")?;
+        for (name, image) in &m.images {
+            let targets = m
+                .packages
+                .get(&image.package)
+                .map(|p| p.targets.join(", "))
+                .unwrap_or_default();
+            writeln!(
+                out,
+                "  {}  OCI image of `{}` ({targets}), entrypoint {}",
+                address(dir, name),
+                image.package,
+                image.entrypoint.join(" ")
+            )?;
+        }
+    }
     writeln!(out, "inputs:")?;
     for (name, input) in &m.inputs {
         let pin = match flake.lock.inputs.get(name) {
@@ -165,9 +182,31 @@ fn show_json(flake: &Flake, dir: &Path) -> serde_json::Value {
             )
         })
         .collect();
+    let images: serde_json::Map<String, serde_json::Value> = m
+        .images
+        .iter()
+        .map(|(name, image)| {
+            (
+                name.clone(),
+                json!({
+                    "address": address(dir, name),
+                    "package": image.package,
+                    "entrypoint": image.entrypoint,
+                    "cmd": image.cmd,
+                    "workdir": image.workdir,
+                    "env": image.env,
+                    "user": image.user,
+                    "tags": image.tags,
+                    "labels": image.labels,
+                    "created": image.created,
+                }),
+            )
+        })
+        .collect();
     json!({
         "description": m.description,
         "packages": packages,
+        "images": images,
         "inputs": inputs,
         "default": m.default,
     })

@@ -107,7 +107,11 @@ pub fn run(reference: &FlakeRef, args: &BuildArgs) -> anyhow::Result<ExitCode> {
         Err(code) => return code_or_reported(code),
     };
     let several = {
-        let mut packages: Vec<&str> = built.iter().map(|b| b.selected.package.as_str()).collect();
+        let mut packages: Vec<&str> = built
+            .iter()
+            .filter(|b| !b.selected.image)
+            .map(|b| b.selected.package.as_str())
+            .collect();
         packages.dedup();
         packages.len() > 1
     };
@@ -155,9 +159,13 @@ pub fn realise_built(
 }
 
 /// `result-x86_64`, or `result-<package>-x86_64` when several packages
-/// are built.
+/// are built; `result-<image>` for an image.
 fn link_name(base: &Path, selected: &Selected, several: bool) -> PathBuf {
     let mut name = base.as_os_str().to_owned();
+    if selected.image {
+        name.push(format!("-{}", selected.package));
+        return PathBuf::from(name);
+    }
     if several {
         name.push(format!("-{}", selected.package));
     }
@@ -175,9 +183,16 @@ fn instantiate(
     flags: &BuildFlags,
     offline: bool,
 ) -> Result<Vec<(String, String)>, String> {
+    let package_of = |s: &Selected| -> String {
+        if s.image {
+            flake.manifest.images[&s.package].package.clone()
+        } else {
+            s.package.clone()
+        }
+    };
     let mut used: Vec<String> = selected
         .iter()
-        .map(|s| flake.manifest.packages[&s.package].src.clone())
+        .map(|s| flake.manifest.packages[&package_of(s)].src.clone())
         .collect();
     used.sort();
     used.dedup();
@@ -224,7 +239,11 @@ fn instantiate(
 
     let mut found = Vec::new();
     for s in selected {
-        let path = format!("packages.{}.{}", s.package, s.target);
+        let path = if s.image {
+            format!("images.{}", s.package)
+        } else {
+            format!("packages.{}.{}", s.package, s.target)
+        };
         let v = ev.select_path(&value, &path, &auto).map_err(render)?;
         let drvs = ev.find_derivations(&v, &auto).map_err(render)?;
         let Some(drv) = drvs.into_iter().next() else {
@@ -281,6 +300,7 @@ mod tests {
         let s = Selected {
             package: "rg".into(),
             target: "aarch64".into(),
+            image: false,
         };
         assert_eq!(
             link_name(Path::new("result"), &s, false),
@@ -289,6 +309,15 @@ mod tests {
         assert_eq!(
             link_name(Path::new("out"), &s, true),
             Path::new("out-rg-aarch64")
+        );
+        let image = Selected {
+            package: "image".into(),
+            target: String::new(),
+            image: true,
+        };
+        assert_eq!(
+            link_name(Path::new("result"), &image, true),
+            Path::new("result-image")
         );
     }
 

@@ -125,7 +125,7 @@ pub fn run(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
         .iter()
         .zip(outputs)
         .map(|(b, path)| Candidate {
-            label: format!("{}.{}", b.selected.package, b.selected.target),
+            label: b.selected.label(),
             physical: store.physical(&path),
             path,
         })
@@ -385,6 +385,11 @@ fn compare_tree(
             store.display(&candidate.path),
             diff.total
         ));
+        if let (Some(built), Some(given)) = (oci_index(&candidate.physical), oci_index(artifact)) {
+            lines.push(format!(
+                "  OCI image index: the build's is {built}, the artifact's {given}"
+            ));
+        }
         lines.extend(diff.differences.iter().map(|d| format!("  {d}")));
         if diff.omitted() > 0 {
             lines.push(format!("  … and {} more", diff.omitted()));
@@ -392,6 +397,13 @@ fn compare_tree(
         pairs.push((candidate.physical.clone(), artifact.to_owned()));
     }
     Ok(Verdict::Different { lines, pairs })
+}
+
+/// The digest of the first image an OCI layout's `index.json` names.
+fn oci_index(layout: &Path) -> Option<String> {
+    let text = fs_err::read_to_string(layout.join("index.json")).ok()?;
+    let index: Value = serde_json::from_str(&text).ok()?;
+    index["manifests"][0]["digest"].as_str().map(str::to_owned)
 }
 
 /// Every regular file under `root` (or `root` itself when it is one),

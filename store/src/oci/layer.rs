@@ -268,11 +268,7 @@ mod tests {
         fs_err::set_permissions(dir.join("bin/uv"), std::fs::Permissions::from_mode(0o555))
             .unwrap();
         std::os::unix::fs::symlink("uv", dir.join("bin/uvx")).unwrap();
-        let mut tree = Tree::default();
-        tree.add(&dir.join("bin/uv"), "/uv").unwrap();
-        tree.add(&dir.join("bin"), "/opt/tools").unwrap();
-        tree.add_dir("/io").unwrap();
-        tree
+        tree_in_place(dir)
     }
 
     #[test]

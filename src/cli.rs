@@ -41,6 +41,10 @@ pub enum Command {
     /// Write an in-toto statement with a SLSA v1 provenance predicate for
     /// built outputs: their files' digests and every input they come from
     Provenance(commands::provenance::ProvenanceArgs),
+    /// Push a built OCI image to a registry, or export one platform of it
+    /// for `docker load`
+    #[command(subcommand)]
+    Image(commands::image::ImageCommand),
     /// List a flake's packages, targets and inputs
     Show(commands::flake::ShowArgs),
     /// Write a flake.toml for the Cargo project in a directory

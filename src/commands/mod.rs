@@ -9,6 +9,7 @@ pub mod flake;
 pub mod flake_build;
 pub mod gc;
 pub mod hash;
+pub mod image;
 pub mod import;
 pub mod instantiate;
 pub mod lock;
@@ -48,6 +49,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Fetch(args) => fetch::run(&args),
         Command::Export(args) => export::run(&args),
         Command::Import(args) => import::run(&args),
+        Command::Image(cmd) => image::run(&cmd),
         Command::Show(args) => flake::show(&args),
         Command::Verify(args) => verify::run(&args),
         Command::WhyRebuilt(args) => why_rebuilt::run(&args),

@@ -38,7 +38,7 @@ use crate::hash::{Hash, Hasher};
 use crate::store_path::FileIngestionMethod;
 
 pub use error::{Failure, FetchError, HashMismatch, UrlFailure};
-pub use http::{ClientError, FetchConfig};
+pub use http::{ClientError, FetchConfig, client};
 pub use probe::MAX_DOCUMENT;
 pub use retry::RetryPolicy;
 

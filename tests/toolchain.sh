@@ -201,4 +201,37 @@ if out=$("$kiln" verify --offline "$art/relabelled/result-image" --flake "$fx#im
 echo "$out" | grep -q "OCI image index: the build's is $first" || fail "kiln verify did not name the image digests: $out"
 echo "built the fixture's image reproducibly, unpacked and ran both platforms, verified it and refused a relabelled one"
 
-echo "toolchain test: hello and the fixture workspace static, reference-free, running and reproducible (--vary all) for both targets; offline rebuild in a network namespace; verify and provenance; an OCI image; a failing build shows the compiler's error; the sandbox shows the root filesystem's /usr; zig compiles C for the host"
+# The same image pushed by kiln to Debian's docker-registry on loopback:
+# skopeo sees the same index digest, a second push writes nothing (the
+# registry's access log counts the requests), and podman (with runc) pulls
+# and runs it. `kiln image export` gives an archive podman loads and runs.
+regdir="$art/registry"
+mkdir -p "$regdir"
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+printf 'version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: 127.0.0.1:%s\n' "$regdir/data" "$port" > "$regdir/config.yml"
+docker-registry serve "$regdir/config.yml" > "$regdir/log" 2>&1 &
+registry_pid=$!
+trap 'kill $registry_pid 2>/dev/null || true; rm -rf "$links"' EXIT
+for _ in $(seq 100); do (echo > "/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+ref="127.0.0.1:$port/kiln/app"
+pushed=$("$kiln" image push --quiet --insecure "$links/oci-image" "$ref") || fail "kiln image push failed"
+[ "$pushed" = "$ref@$first" ] || fail "kiln image push printed $pushed, not $ref@$first"
+raw_digest=$(skopeo inspect --raw --tls-verify=false "docker://$ref:latest" | sha256sum | cut -d' ' -f1)
+[ "sha256:$raw_digest" = "$first" ] || fail "the registry's image index is sha256:$raw_digest, not $first"
+writes() { grep -cE '"(POST|PUT|PATCH) /v2/' "$regdir/log" || true; }
+before=$(writes)
+"$kiln" image push --quiet --insecure "$links/oci-image" "$ref" >/dev/null || fail "the second kiln image push failed"
+[ "$(writes)" = "$before" ] || fail "the second push wrote $(( $(writes) - before )) times"
+podman_dir="$art/podman"
+mkdir -p "$podman_dir"
+printf '[containers]\ndefault_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]\n[engine]\nruntime = "runc"\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\n' > "$podman_dir/containers.conf"
+podman() { CONTAINERS_CONF="$podman_dir/containers.conf" command podman --root "$podman_dir/root" --runroot "$podman_dir/run" --storage-driver vfs "$@"; }
+version=$(podman run --rm --network none --tls-verify=false "$ref:latest" --version 2>"$podman_dir/pull.log") \
+  || { cat "$podman_dir/pull.log" >&2; fail "podman could not run the pushed image"; }
+[ "$version" = "app 0.1.0" ] || fail "podman ran the pushed image and it printed $version"
+"$kiln" image export --platform linux/amd64 --tag localhost/kiln-app:exported -o "$art/app.tar" "$links/oci-image" 2>/dev/null || fail "kiln image export failed"
+podman load -q -i "$art/app.tar" >/dev/null || fail "podman could not load the exported archive"
+[ "$(podman run --rm --network none localhost/kiln-app:exported)" = "$(printf "$want" x86_64)" ] || fail "the exported image's app printed something else"
+echo "pushed the image to docker-registry (same digest, nothing written the second time); podman ran it (app --version) and the exported docker archive"
+
+echo "toolchain test: hello and the fixture workspace static, reference-free, running and reproducible (--vary all) for both targets; offline rebuild in a network namespace; verify and provenance; an OCI image, pushed to a registry and run by podman; a failing build shows the compiler's error; the sandbox shows the root filesystem's /usr; zig compiles C for the host"

@@ -7,7 +7,7 @@ use super::{Env, describe, need_sandbox};
 use crate::util::run;
 
 /// Two "binaries" (one per platform) and the image holding them.
-const IMAGE: &str = r#"{ version ? "1.0" }: let
+pub(super) const IMAGE: &str = r#"{ version ? "1.0" }: let
   bin = arch: mk { name = "bin-${arch}"; script = "mkdir -p $out/bin; echo ${arch} > $out/bin/app; chmod +x $out/bin/app"; };
 in derivation {
   name = "image";
@@ -27,7 +27,7 @@ in derivation {
   };
 }"#;
 
-fn index_digest(env: &Env, out: &str) -> String {
+pub(super) fn index_digest(env: &Env, out: &str) -> String {
     let top: Value =
         serde_json::from_slice(&fs_err::read(env.physical(out).join("index.json")).unwrap())
             .unwrap();
@@ -76,7 +76,7 @@ fn an_image_is_the_same_after_a_rebuild_from_scratch() {
 }
 
 /// Whether a program is on `PATH`; CI (`KILN_REQUIRE_NIX`) requires it.
-fn have(program: &str) -> bool {
+pub(super) fn have(program: &str) -> bool {
     let found = std::process::Command::new("sh")
         .args(["-c", &format!("command -v {program}")])
         .output()

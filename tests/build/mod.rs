@@ -23,6 +23,7 @@ pub mod fetch;
 mod graph;
 mod image;
 mod interop;
+mod registry;
 mod vary;
 
 use std::path::{Path, PathBuf};

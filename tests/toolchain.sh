@@ -198,7 +198,7 @@ cp -r "$fx" "$art/relabelled"
 sed -i 's/"org.opencontainers.image.version" = "0.1.0"/"org.opencontainers.image.version" = "0.1.1"/' "$art/relabelled/flake.toml"
 "$kiln" build --quiet -o "$art/relabelled/result" "$art/relabelled#image" >/dev/null || fail "building the relabelled image failed"
 if out=$("$kiln" verify --offline "$art/relabelled/result-image" --flake "$fx#image" 2>&1); then fail "kiln verify accepted an image with another label"; fi
-echo "$out" | grep -q "OCI image index: the build's is $first" || fail "kiln verify did not name the image digests: $out"
+echo "$out" | grep -q "image: the build.s is $first, the other.s sha256:" || fail "kiln verify did not name the image digests: $out"
 echo "built the fixture's image reproducibly, unpacked and ran both platforms, verified it and refused a relabelled one"
 
 # The same image pushed by kiln to Debian's docker-registry on loopback:
@@ -222,6 +222,11 @@ writes() { grep -cE '"(POST|PUT|PATCH) /v2/' "$regdir/log" || true; }
 before=$(writes)
 "$kiln" image push --quiet --insecure "$links/oci-image" "$ref" >/dev/null || fail "the second kiln image push failed"
 [ "$(writes)" = "$before" ] || fail "the second push wrote $(( $(writes) - before )) times"
+"$kiln" verify --offline --insecure "docker://$ref:latest" --flake "$fx#image" >/dev/null 2>&1 || fail "kiln verify refused the pushed image"
+"$kiln" verify --offline --insecure "docker://$ref@$first" --flake "$fx#image" >/dev/null 2>&1 || fail "kiln verify refused the pushed image by digest"
+"$kiln" image push --quiet --insecure "$art/relabelled/result-image" "$ref:relabelled" >/dev/null || fail "pushing the relabelled image failed"
+if out=$("$kiln" verify --offline --insecure "docker://$ref:relabelled" --flake "$fx#image" 2>&1); then fail "kiln verify accepted the relabelled image from the registry"; fi
+echo "$out" | grep -q 'config.Labels.org.opencontainers.image.version: "0.1.0" vs "0.1.1"' || fail "kiln verify did not name the changed label: $out"
 podman_dir="$art/podman"
 mkdir -p "$podman_dir"
 printf '[containers]\ndefault_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]\n[engine]\nruntime = "runc"\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\n' > "$podman_dir/containers.conf"
@@ -232,6 +237,6 @@ version=$(podman run --rm --network none --tls-verify=false "$ref:latest" --vers
 "$kiln" image export --platform linux/amd64 --tag localhost/kiln-app:exported -o "$art/app.tar" "$links/oci-image" 2>/dev/null || fail "kiln image export failed"
 podman load -q -i "$art/app.tar" >/dev/null || fail "podman could not load the exported archive"
 [ "$(podman run --rm --network none localhost/kiln-app:exported)" = "$(printf "$want" x86_64)" ] || fail "the exported image's app printed something else"
-echo "pushed the image to docker-registry (same digest, nothing written the second time); podman ran it (app --version) and the exported docker archive"
+echo "pushed the image to docker-registry (same digest, nothing written the second time, verified from the registry, a relabelled one refused); podman ran it (app --version) and the exported docker archive"
 
 echo "toolchain test: hello and the fixture workspace static, reference-free, running and reproducible (--vary all) for both targets; offline rebuild in a network namespace; verify and provenance; an OCI image, pushed to a registry and run by podman; a failing build shows the compiler's error; the sandbox shows the root filesystem's /usr; zig compiles C for the host"

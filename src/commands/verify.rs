@@ -46,10 +46,14 @@ use crate::error::AlreadyReported;
 /// Arguments of `kiln verify`.
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
-    /// The artifact to verify: a file, a directory, or an http(s) URL
-    /// (with --hash)
+    /// The artifact to verify: a file, a directory (an OCI image layout
+    /// is compared as an image), an http(s) URL (with --hash), or an image
+    /// in a registry as `docker://REGISTRY/REPOSITORY[:TAG|@DIGEST]`
     #[arg(value_name = "ARTIFACT")]
     pub artifact: String,
+    /// Read a `docker://` image over plain HTTP (a registry on loopback)
+    #[arg(long)]
+    pub insecure: bool,
     /// The flake output the artifact should be (`DIR#NAME[.TARGET]`);
     /// with --provenance, the one the statement names by default
     #[arg(
@@ -96,6 +100,8 @@ struct Candidate {
 pub fn run(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
     let download = tempfile::TempDir::new().context("cannot make a temporary directory")?;
     let artifact = artifact(args, download.path())?;
+    // A registry's image is compared by its blobs; its index.json is ours.
+    let pulled = args.artifact.starts_with(DOCKER_PREFIX);
     let claimed = match &args.provenance {
         Some(file) => Some(Claimed::read(file)?),
         None => None,
@@ -108,7 +114,11 @@ pub fn run(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
         (None, None) => bail!("give --flake or --provenance"),
     };
     if let Some(claimed) = &claimed {
-        claimed.covers(&artifact)?;
+        claimed.covers(&if pulled {
+            artifact.join("blobs")
+        } else {
+            artifact.clone()
+        })?;
     }
     let store = Arc::new(args.store.open()?);
     let reference = FlakeRef::parse(&flake);
@@ -131,7 +141,9 @@ pub fn run(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
         })
         .collect();
     let meta = fs_err::metadata(&artifact)?;
-    let verdict = if meta.is_dir() {
+    let verdict = if meta.is_dir() && artifact.join("oci-layout").is_file() {
+        compare_image(&store, &artifact, &candidates)?
+    } else if meta.is_dir() {
         compare_tree(&store, &artifact, &candidates)?
     } else {
         compare_file(&store, &artifact, &candidates)?
@@ -260,8 +272,17 @@ fn show_key((uri, digest): &(String, String)) -> String {
 
 /// Returns the artifact's local path: the path given, or the URL
 /// downloaded into `dir` and checked against `--hash`.
+/// How a registry's image is named on the command line.
+const DOCKER_PREFIX: &str = "docker://";
+
 fn artifact(args: &VerifyArgs, dir: &Path) -> anyhow::Result<PathBuf> {
     let text = &args.artifact;
+    if let Some(reference) = text.strip_prefix(DOCKER_PREFIX) {
+        return pull_image(reference, args.insecure, dir);
+    }
+    if args.insecure {
+        bail!("--insecure is for a `docker://` image in a registry on loopback");
+    }
     if !(text.starts_with("http://") || text.starts_with("https://")) {
         let path = PathBuf::from(text);
         fs_err::metadata(&path).with_context(|| format!("cannot read the artifact `{text}`"))?;
@@ -294,6 +315,38 @@ fn artifact(args: &VerifyArgs, dir: &Path) -> anyhow::Result<PathBuf> {
     fetcher
         .fetch(&request, &out, &NoReporter)
         .with_context(|| format!("cannot download the artifact `{text}`"))?;
+    Ok(out)
+}
+
+/// Pulls a registry's image into an OCI layout under `dir`, every blob
+/// checked against its digest. Credentials come from the docker
+/// configuration, as for `kiln image push`.
+#[expect(clippy::print_stderr, reason = "progress of the pull")]
+fn pull_image(text: &str, insecure: bool, dir: &Path) -> anyhow::Result<PathBuf> {
+    let reference = kiln_image::Reference::parse(text)?;
+    if insecure && !reference.is_loopback() {
+        bail!(
+            "--insecure (plain HTTP) is only for a registry on this machine; `{}` is not on loopback",
+            reference.registry
+        );
+    }
+    let credentials = match kiln_image::auth::docker_config_path() {
+        Some(path) => kiln_image::auth::from_docker_config(&path, &reference.registry)?,
+        None => None,
+    };
+    let options = kiln_image::registry::Options {
+        insecure,
+        credentials,
+    };
+    let mut registry = kiln_image::registry::Registry::connect(&reference, &options)
+        .with_context(|| format!("cannot read `{reference}`"))?;
+    let out = dir.join("image");
+    let digest = kiln_image::pull::pull(&mut registry, &reference, &out)
+        .with_context(|| format!("cannot pull `{reference}`"))?;
+    eprintln!(
+        "pulled {reference} ({digest}): {} request(s)",
+        registry.stats.requests
+    );
     Ok(out)
 }
 
@@ -385,11 +438,6 @@ fn compare_tree(
             store.display(&candidate.path),
             diff.total
         ));
-        if let (Some(built), Some(given)) = (oci_index(&candidate.physical), oci_index(artifact)) {
-            lines.push(format!(
-                "  OCI image index: the build's is {built}, the artifact's {given}"
-            ));
-        }
         lines.extend(diff.differences.iter().map(|d| format!("  {d}")));
         if diff.omitted() > 0 {
             lines.push(format!("  … and {} more", diff.omitted()));
@@ -399,11 +447,41 @@ fn compare_tree(
     Ok(Verdict::Different { lines, pairs })
 }
 
-/// The digest of the first image an OCI layout's `index.json` names.
-fn oci_index(layout: &Path) -> Option<String> {
-    let text = fs_err::read_to_string(layout.join("index.json")).ok()?;
-    let index: Value = serde_json::from_str(&text).ok()?;
-    index["manifests"][0]["digest"].as_str().map(str::to_owned)
+/// Compares an OCI image layout with each output that is one, as images:
+/// the same image digest is the same image, whatever `index.json` names
+/// it; otherwise the platforms' manifests, config fields and layers that
+/// differ.
+fn compare_image(
+    store: &Store,
+    artifact: &Path,
+    candidates: &[Candidate],
+) -> anyhow::Result<Verdict> {
+    let theirs = kiln_image::layout::Layout::open(artifact)?;
+    let mut lines = Vec::new();
+    let mut pairs = Vec::new();
+    for candidate in candidates {
+        let Ok(ours) = kiln_image::layout::Layout::open(&candidate.physical) else {
+            lines.push(format!("{} is not an image", candidate.label));
+            continue;
+        };
+        let comparison = kiln_image::compare::compare(&ours, &theirs)?;
+        let digest = ours.image(None)?.top.digest;
+        if comparison.identical {
+            return Ok(Verdict::Identical(format!(
+                "is the image {} ({digest}, `{}`)",
+                candidate.label,
+                store.display(&candidate.path)
+            )));
+        }
+        lines.push(format!(
+            "{} (`{}`):",
+            candidate.label,
+            store.display(&candidate.path)
+        ));
+        lines.extend(comparison.lines.iter().map(|l| format!("  {l}")));
+        pairs.extend(comparison.pairs);
+    }
+    Ok(Verdict::Different { lines, pairs })
 }
 
 /// Every regular file under `root` (or `root` itself when it is one),

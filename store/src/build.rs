@@ -156,6 +156,15 @@ pub fn run(
     log: &mut dyn Write,
 ) -> Result<BuildOutcome, BuildError> {
     prepare_dirs(plan).map_err(BuildError::Prepare)?;
+    // Unmounted when the build is over, however it ends.
+    let _reversed = if plan.reverse_dirents {
+        Some(
+            sandbox::disorder::ReversedMount::mount(&plan.dirs.build, &plan.dirs.reversed_build)
+                .map_err(BuildError::Prepare)?,
+        )
+    } else {
+        None
+    };
     let start = Instant::now();
     let (reader, writer) = io::pipe().map_err(SetupError::Spawn)?;
     let started = sandbox::start(plan, OwnedFd::from(writer))?;

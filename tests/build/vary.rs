@@ -17,7 +17,8 @@ const STEADY: &str = r#"mk {
 
 /// Records every aspect a variation can change: the build directory, the
 /// host name, the umask, `TZ`, `LC_ALL`, whether the boot-time clock says
-/// the machine has been up for more than a year, and the core count.
+/// the machine has been up for more than a year, the core count, and the
+/// order in which the build directory lists a directory's entries.
 const RECORDER: &str = r#"mk {
   name = "recorder";
   script = ''
@@ -31,6 +32,9 @@ const RECORDER: &str = r#"mk {
     if [ "$up" -gt 31536000 ]; then echo long > $out/uptime; else echo short > $out/uptime; fi
     echo "$NIX_BUILD_CORES" > $out/cores
     echo "$SOURCE_DATE_EPOCH" > $out/epoch
+    mkdir d
+    touch d/a d/b d/c d/e d/f
+    find d | tr '\n' ' ' > $out/dirents
   '';
 }"#;
 
@@ -62,7 +66,7 @@ fn names(value: &Value) -> Vec<&str> {
         .collect()
 }
 
-const ALL: [&str; 7] = [
+const ALL: [&str; 8] = [
     "build-dir",
     "clock",
     "timezone",
@@ -70,6 +74,7 @@ const ALL: [&str; 7] = [
     "umask",
     "hostname",
     "cores",
+    "dirents",
 ];
 
 #[test]
@@ -130,8 +135,19 @@ fn each_aspect_is_varied_and_named_when_it_changes_the_output() {
     let kept = format!("{}.check", physical.display());
     let kept_read = |file: &str| fs_err::read_to_string(format!("{kept}/{file}")).unwrap();
     assert_eq!(kept_read("epoch"), read("epoch"), "SOURCE_DATE_EPOCH stays");
-    // The last check varied the cores alone.
-    assert_ne!(kept_read("cores"), read("cores"));
+    // The last check varied the directory order alone: the same entries,
+    // listed in reverse.
+    let listed = |text: String| {
+        // `find d` lists `d` itself first, then its entries.
+        text.split_whitespace()
+            .skip(1)
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    let mut reversed = listed(kept_read("dirents"));
+    reversed.reverse();
+    assert_eq!(reversed, listed(read("dirents")));
+    assert_eq!(kept_read("cores"), read("cores"));
     env.assert_verified();
 }
 
@@ -147,12 +163,12 @@ fn the_report_names_the_one_aspect_that_matters() {
     assert!(!out.status.success(), "{}", describe(&out));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("is not deterministic: output `out` differs from the registered one (check 1 of 1, varying build-dir, clock, timezone, locale, umask, hostname, cores)"),
+        stderr.contains("is not deterministic: output `out` differs from the registered one (check 1 of 1, varying build-dir, clock, timezone, locale, umask, hostname, cores, dirents)"),
         "{stderr}"
     );
     assert!(stderr.contains("umask: contents differ"), "{stderr}");
     assert!(
-        stderr.contains("varying build-dir, clock, timezone, locale, umask, hostname, cores); changed by umask (umask 022 -> 002)"),
+        stderr.contains("varying build-dir, clock, timezone, locale, umask, hostname, cores, dirents); changed by umask (umask 022 -> 002)"),
         "{stderr}"
     );
 }
@@ -181,4 +197,28 @@ fn a_build_that_differs_anyway_is_not_blamed_on_a_variation() {
     assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("unknown variation `tz`"), "{stderr}");
+
+    // Without disorderfs, `dirents` is refused and `all` goes on without
+    // it, saying so.
+    let out = run(env.kiln().env("PATH", "/nonexistent").args([
+        "build",
+        "--vary",
+        "dirents",
+        "random.nix",
+    ]));
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("needs disorderfs"), "{stderr}");
+    let out = run(env.kiln().env("PATH", "/nonexistent").args([
+        "build",
+        "--vary",
+        "all",
+        "--dry-run",
+        "random.nix",
+    ]));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("note: not varying `dirents`: the `dirents` variation needs disorderfs"),
+        "{stderr}"
+    );
 }

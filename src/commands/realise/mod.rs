@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use clap::Args;
 use kiln_store::realise::job::{RealiseOptions, Realiser};
-use kiln_store::sandbox::Variation;
+use kiln_store::sandbox::{Aspect, Variation};
 use kiln_store::schedule::{self, Graph, Reporter, ScheduleOptions, Summary};
 use kiln_store::store::Store;
 use kiln_store::store_path::StorePath;
@@ -80,7 +80,7 @@ pub struct BuildFlags {
     pub rounds: Option<u32>,
     /// Check (implies --check) in varied surroundings: `all` or a
     /// comma-separated list of build-dir, clock, timezone, locale, umask,
-    /// hostname, cores. On a difference, kiln checks again without variation
+    /// hostname, cores, dirents (needs disorderfs). On a difference, kiln checks again without variation
     /// and with each one alone, and says which changes the outputs
     #[arg(long, value_name = "LIST", value_parser = parse_variation)]
     pub vary: Option<Variation>,
@@ -97,8 +97,22 @@ impl BuildFlags {
     }
 }
 
+/// Parses `--vary`. `dirents` needs disorderfs: named alone it is an
+/// error without it, and `all` goes on without it, saying so.
+#[expect(clippy::print_stderr, reason = "the note that an aspect is left out")]
 fn parse_variation(list: &str) -> Result<Variation, String> {
-    Variation::parse(list).map_err(|error| error.to_string())
+    let variation = Variation::parse(list).map_err(|error| error.to_string())?;
+    if !variation.varies(Aspect::Dirents) {
+        return Ok(variation);
+    }
+    match kiln_store::sandbox::disorder::available() {
+        Ok(()) => Ok(variation),
+        Err(why) if list.trim() == "all" => {
+            eprintln!("note: not varying `dirents`: {why}");
+            Ok(variation.without(Aspect::Dirents))
+        }
+        Err(why) => Err(why),
+    }
 }
 
 /// Runs `kiln realise`.

@@ -24,6 +24,7 @@
 //! register outputs (that is `realise`'s job).
 
 pub mod child;
+pub mod disorder;
 pub mod linux;
 pub mod plan;
 pub mod prepare;

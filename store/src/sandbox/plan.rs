@@ -61,6 +61,9 @@ pub struct SandboxDirs {
     /// An empty directory the sandbox's fresh root is assembled on (in the
     /// sandbox's own mount namespace: the host sees nothing there).
     pub root: PathBuf,
+    /// Where `build` is mounted through disorderfs when the directory
+    /// entries vary ([`super::Aspect::Dirents`]); bound in its place.
+    pub reversed_build: PathBuf,
 }
 
 impl SandboxDirs {
@@ -71,6 +74,7 @@ impl SandboxDirs {
             build: work.join("build"),
             store: work.join("store"),
             root: work.join("root"),
+            reversed_build: work.join("build-reversed"),
         }
     }
 }
@@ -332,6 +336,9 @@ pub struct SandboxPlan {
     /// How far the sandbox's monotonic and boot-time clocks are moved, in
     /// seconds (0: not at all, and no time namespace).
     pub clock_shift_secs: i64,
+    /// Whether the build directory is shown through disorderfs, its
+    /// directory entries reversed (mounted at `dirs.reversed_build`).
+    pub reverse_dirents: bool,
     /// Ids inside and outside.
     pub ids: IdMap,
     /// Whether the build gets a network namespace of its own (loopback
@@ -423,6 +430,7 @@ pub fn plan(spec: &SandboxSpec) -> Result<SandboxPlan, PlanError> {
         domainname: spec.variation.domainname().to_owned(),
         umask: spec.variation.umask(),
         clock_shift_secs: spec.variation.clock_shift_secs(),
+        reverse_dirents: spec.variation.varies(super::Aspect::Dirents),
         ids: spec.ids,
         private_network: !spec.fixed_output,
         build_files,

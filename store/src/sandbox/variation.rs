@@ -3,7 +3,8 @@
 //!
 //! A normal build runs in fixed surroundings: `/build`, host name
 //! `localhost`, umask 022, `TZ=UTC`, `LC_ALL=C`, the configured number of
-//! cores and the machine's clocks. A [`Variation`] changes some of these
+//! cores, the machine's clocks and the file system's order of directory
+//! entries. A [`Variation`] changes some of these
 //! ([`Aspect`]s) for one build; a reproducible derivation gives the same
 //! outputs either way. `SOURCE_DATE_EPOCH` never varies: it is part of the
 //! derivation.
@@ -56,11 +57,15 @@ pub enum Aspect {
     /// `NIX_BUILD_CORES`: 1 when builds normally get more, and every core
     /// of the machine when they normally get 1.
     Cores,
+    /// The order of directory entries in the build directory: reversed, by
+    /// mounting it through disorderfs (a FUSE file system), as reprotest
+    /// does. Needs `disorderfs` and `/dev/fuse` ([`super::disorder`]).
+    Dirents,
 }
 
 impl Aspect {
     /// Every aspect, in the order variations are reported.
-    pub const ALL: [Aspect; 7] = [
+    pub const ALL: [Aspect; 8] = [
         Aspect::BuildDir,
         Aspect::Clock,
         Aspect::Timezone,
@@ -68,6 +73,7 @@ impl Aspect {
         Aspect::Umask,
         Aspect::Hostname,
         Aspect::Cores,
+        Aspect::Dirents,
     ];
 
     /// The aspect's name on the command line (`build-dir`).
@@ -80,6 +86,7 @@ impl Aspect {
             Aspect::Umask => "umask",
             Aspect::Hostname => "hostname",
             Aspect::Cores => "cores",
+            Aspect::Dirents => "dirents",
         }
     }
 
@@ -95,6 +102,7 @@ impl Aspect {
                 "host name localhost -> kiln-variation, domain (none) -> varied.invalid"
             }
             Aspect::Cores => "NIX_BUILD_CORES (1 <-> all cores)",
+            Aspect::Dirents => "directory entries of the build directory in reverse order",
         }
     }
 }
@@ -108,7 +116,7 @@ impl fmt::Display for Aspect {
 /// A name that is not an aspect.
 #[derive(Debug, Clone, Error, PartialEq, Eq)]
 #[error(
-    "unknown variation `{0}` (expected `all` or a comma-separated list of: build-dir, clock, timezone, locale, umask, hostname, cores)"
+    "unknown variation `{0}` (expected `all` or a comma-separated list of: build-dir, clock, timezone, locale, umask, hostname, cores, dirents)"
 )]
 pub struct UnknownAspect(pub String);
 
@@ -156,6 +164,13 @@ impl Variation {
             .map(|name| name.trim().parse())
             .collect::<Result<BTreeSet<Aspect>, _>>()
             .map(|aspects| Variation { aspects })
+    }
+
+    /// The same variation without `aspect`.
+    pub fn without(&self, aspect: Aspect) -> Variation {
+        let mut aspects = self.aspects.clone();
+        aspects.remove(&aspect);
+        Variation { aspects }
     }
 
     /// Whether nothing varies.

@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use super::{Access, IdMap, RESERVED_TOP, SandboxSpec, Step};
+use crate::sandbox::Aspect;
 use crate::store_path::StorePath;
 
 /// Host devices bound into the sandbox's `/dev`.
@@ -49,8 +50,15 @@ pub(super) fn steps(spec: &SandboxSpec, store_dir: &Path) -> Vec<Step> {
     steps.push(Step::Dir {
         path: build_dir.into(),
     });
+    // Varied directory order: the build directory as disorderfs shows it
+    // (mounted by `build::run` before the sandbox starts).
+    let build_source = if spec.variation.varies(Aspect::Dirents) {
+        &spec.dirs.reversed_build
+    } else {
+        &spec.dirs.build
+    };
     steps.push(Step::Bind {
-        source: spec.dirs.build.clone(),
+        source: build_source.clone(),
         target: build_dir.into(),
         access: Access::Writable,
         optional: false,

@@ -597,36 +597,19 @@ fn an_export_is_a_docker_archive_skopeo_reads() {
         let archive = env
             .path()
             .join(format!("{}.tar", platform.replace('/', "-")));
-        let out = run(env
-            .kiln()
-            .args([
-                "image",
-                "export",
-                "--platform",
-                platform,
-                "--tag",
-                "localhost/app:exported",
-                "-o",
-            ])
-            .arg(&archive)
-            .arg(&layout));
-        assert!(out.status.success(), "{}", describe(&out));
+        let export = |to: &Path| {
+            let out = run(env
+                .kiln()
+                .args(["image", "export", "--platform", platform])
+                .args(["--tag", "localhost/app:exported", "-o"])
+                .arg(to)
+                .arg(&layout));
+            assert!(out.status.success(), "{}", describe(&out));
+        };
+        export(&archive);
         // The same image gives the same archive.
         let again = env.path().join("again.tar");
-        let out = run(env
-            .kiln()
-            .args([
-                "image",
-                "export",
-                "--platform",
-                platform,
-                "--tag",
-                "localhost/app:exported",
-                "-o",
-            ])
-            .arg(&again)
-            .arg(&layout));
-        assert!(out.status.success(), "{}", describe(&out));
+        export(&again);
         assert_eq!(
             fs_err::read(&archive).unwrap(),
             fs_err::read(&again).unwrap()

@@ -95,6 +95,9 @@ fn a_steady_derivation_passes_every_variation_in_one_check() {
     assert!(out.status.success(), "{}", describe(&out));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("checked 1 outputs: identical"), "{stderr}");
+    // A derivation that was only checked says so when it finishes.
+    assert!(stderr.contains("checked: `"), "{stderr}");
+    assert!(!stderr.contains("done by another process"), "{stderr}");
     env.assert_verified();
 }
 

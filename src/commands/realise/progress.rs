@@ -89,6 +89,9 @@ struct State {
     finished: usize,
     /// Lines of the live display now on screen.
     drawn: usize,
+    /// Derivations checked (`--check`, `--vary`): when they finish without
+    /// a build of their own, that is what was done.
+    checked: std::collections::HashSet<StorePath>,
 }
 
 struct Shared {
@@ -285,7 +288,10 @@ impl Shared {
                 };
                 state.running.insert(drv.clone(), running);
             }
-            Event::Log { .. } | Event::Checked { .. } => {}
+            Event::Checked { drv, .. } => {
+                state.checked.insert(drv.clone());
+            }
+            Event::Log { .. } => {}
         }
     }
 
@@ -306,6 +312,8 @@ impl Shared {
             } if plain => {
                 let how = if ran {
                     "done"
+                } else if state.checked.contains(drv) {
+                    "checked"
                 } else {
                     "done by another process"
                 };

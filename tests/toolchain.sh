@@ -131,6 +131,27 @@ echo "rebuilt the fixture offline in a network namespace in $(( $(date +%s) - st
 [ "$(sha256sum "$links"/app-*/bin/app | awk '{print $1}')" = "$sums" ] || fail "the offline build gave other binaries"
 [ "$("$links/app-x86_64/bin/app")" = "$(printf "$want" x86_64)" ] || fail "the offline x86_64 app printed something else"
 
+# Air-gapped: the fixture's sources-only bundle (every .drv, source and
+# download its build needs, no other build output) goes into a fresh,
+# empty store; there the whole graph (root filesystem, zig, both std
+# builds, the fixture) is built offline in a network namespace and gives
+# the same binaries.
+"$kiln" fetch --quiet --all "$fx#app" || fail "kiln fetch --all failed"
+start=$(date +%s)
+"$kiln" export --sources-only -o "$links/sources.kiln" "$links"/app-x86_64 "$links"/app-aarch64 2>/dev/null || fail "kiln export --sources-only failed"
+bundle_size=$(stat -c %s "$links/sources.kiln")
+echo "exported the fixture's sources ($(( bundle_size / 1048576 )) MiB) in $(( $(date +%s) - start )) s"
+fresh="$links/fresh-store"
+start=$(date +%s)
+KILN_STORE=$fresh "$kiln" import "$links/sources.kiln" >/dev/null 2>&1 || fail "kiln import into a fresh store failed"
+echo "imported them into a fresh store in $(( $(date +%s) - start )) s"
+start=$(date +%s)
+KILN_STORE=$fresh unshare --net "$kiln" build --quiet --offline -o "$links/airgapped" "$fx#app" >/dev/null 2>"$links/airgapped.log" \
+  || { tail -n 30 "$links/airgapped.log" >&2; fail "the offline build from the bundle failed"; }
+echo "built everything from the bundle offline in a network namespace in $(( $(date +%s) - start )) s"
+[ "$(sha256sum "$links"/airgapped-*/bin/app | awk '{print $1}')" = "$sums" ] || fail "the build from the bundle gave other binaries"
+rm -rf "$fresh"
+
 # Verification: the built binary verifies against the flake (offline, from
 # the store), also downloaded from a loopback server with its digest; one
 # flipped byte fails and says where.
@@ -239,4 +260,4 @@ podman load -q -i "$art/app.tar" >/dev/null || fail "podman could not load the e
 [ "$(podman run --rm --network none localhost/kiln-app:exported)" = "$(printf "$want" x86_64)" ] || fail "the exported image's app printed something else"
 echo "pushed the image to docker-registry (same digest, nothing written the second time, verified from the registry, a relabelled one refused); podman ran it (app --version) and the exported docker archive"
 
-echo "toolchain test: hello and the fixture workspace static, reference-free, running and reproducible (--vary all) for both targets; offline rebuild in a network namespace; verify and provenance; an OCI image, pushed to a registry and run by podman; a failing build shows the compiler's error; the sandbox shows the root filesystem's /usr; zig compiles C for the host"
+echo "toolchain test: hello and the fixture workspace static, reference-free, running and reproducible (--vary all) for both targets; offline rebuild in a network namespace, and from a sources-only bundle in a fresh store; verify and provenance; an OCI image, pushed to a registry and run by podman; a failing build shows the compiler's error; the sandbox shows the root filesystem's /usr; zig compiles C for the host"

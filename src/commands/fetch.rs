@@ -25,6 +25,11 @@ pub struct FetchArgs {
     /// the flake in the current directory's default packages)
     #[arg(value_name = "FLAKE#OUTPUT")]
     pub outputs: Vec<String>,
+    /// Fetch every download of the whole build graph, also those below
+    /// outputs that are already built: all that `kiln export
+    /// --sources-only` needs to rebuild from source elsewhere
+    #[arg(long)]
+    pub all: bool,
     /// How to fetch
     #[command(flatten)]
     pub build: BuildFlags,
@@ -47,7 +52,7 @@ pub fn run(args: &FetchArgs) -> anyhow::Result<ExitCode> {
             roots.push(built.drv);
         }
     }
-    let fetched = fetch_phase(&store, &roots, &args.build)?;
+    let fetched = fetch_downloads(&store, &roots, &args.build, args.all)?;
     if !args.build.quiet {
         let mut err = std::io::stderr().lock();
         writeln!(
@@ -58,11 +63,13 @@ pub fn run(args: &FetchArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The fixed-output derivations of `graph` whose outputs are not valid.
-fn missing<'g>(store: &Store, graph: &'g Graph) -> Vec<&'g Node> {
+/// The fixed-output derivations of `graph` whose outputs are not valid:
+/// those the build needs, or (`everything`) all of the graph's.
+fn missing<'g>(store: &Store, graph: &'g Graph, everything: bool) -> Vec<&'g Node> {
     graph
-        .needed()
-        .map(|(_, node)| node)
+        .nodes
+        .iter()
+        .filter(|node| everything || node.needed)
         .filter(|node| node.drv.fixed_output().is_some())
         .filter(|node| {
             !node
@@ -115,11 +122,26 @@ pub fn fetch_phase(
     roots: &[StorePath],
     flags: &BuildFlags,
 ) -> anyhow::Result<usize> {
-    let graph = Graph::load(store, roots)?;
-    let fetches: Vec<StorePath> = missing(store, &graph)
-        .into_iter()
-        .map(|node| node.drv_path.clone())
-        .collect();
+    fetch_downloads(store, roots, flags, false)
+}
+
+/// Fetches the downloads below `roots` that the build needs, or
+/// (`everything`) all of them; returns how many were fetched.
+fn fetch_downloads(
+    store: &Arc<Store>,
+    roots: &[StorePath],
+    flags: &BuildFlags,
+    everything: bool,
+) -> anyhow::Result<usize> {
+    let fetches: Vec<StorePath> = if everything {
+        every_download(store, roots)?
+    } else {
+        let graph = Graph::load(store, roots)?;
+        missing(store, &graph, false)
+            .into_iter()
+            .map(|node| node.drv_path.clone())
+            .collect()
+    };
     if fetches.is_empty() {
         return Ok(0);
     }
@@ -131,7 +153,7 @@ pub fn fetch_phase(
     if code == ExitCode::SUCCESS {
         return Ok(fetches.len());
     }
-    let failed = missing(store, &graph);
+    let failed = missing(store, &graph, true);
     let mut err = std::io::stderr().lock();
     writeln!(
         err,
@@ -145,11 +167,40 @@ pub fn fetch_phase(
     Err(AlreadyReported.into())
 }
 
+/// The fixed-output derivations of the whole derivation closure of
+/// `roots` whose outputs are not valid, also below outputs that are (the
+/// build graph stops there).
+fn every_download(store: &Store, roots: &[StorePath]) -> anyhow::Result<Vec<StorePath>> {
+    let mut seen: std::collections::BTreeSet<StorePath> = roots.iter().cloned().collect();
+    let mut stack: Vec<StorePath> = roots.to_vec();
+    let mut downloads = Vec::new();
+    while let Some(drv_path) = stack.pop() {
+        let drv = kiln_store::schedule::graph::load_drv(store, &drv_path)?;
+        if drv.fixed_output().is_some() {
+            let fetched = drv
+                .outputs
+                .values()
+                .filter_map(|o| o.path.as_ref())
+                .all(|p| store.is_valid(p).unwrap_or(false));
+            if !fetched {
+                downloads.push(drv_path.clone());
+            }
+        }
+        for input in drv.input_drvs.keys() {
+            if seen.insert(input.clone()) {
+                stack.push(input.clone());
+            }
+        }
+    }
+    downloads.sort();
+    Ok(downloads)
+}
+
 /// Checks, before anything is built, that every download the roots need
 /// is in the store; otherwise lists each with its URLs and hash.
 pub fn require_offline(store: &Store, roots: &[StorePath]) -> anyhow::Result<()> {
     let graph = Graph::load(store, roots)?;
-    let absent = missing(store, &graph);
+    let absent = missing(store, &graph, false);
     if absent.is_empty() {
         return Ok(());
     }

@@ -177,7 +177,7 @@ pub enum BundleError {
     NoDeriver(String),
     /// Fixed outputs the sources need are not in the store.
     #[error(
-        "{count} downloads are not in the store; fetch them first (`kiln fetch`, or build once):{list}"
+        "{count} downloads are not in the store; fetch them first (`kiln fetch --all FLAKE#OUTPUT`):{list}"
     )]
     NotFetched {
         /// How many.

@@ -75,7 +75,9 @@ let
           export RUSTC_BOOTSTRAP=1 CARGO_BUILD_JOBS="''${NIX_BUILD_CORES:-1}"
           # The vendored crates' store path would end up in panic
           # locations of every binary; name them by a fixed path instead.
-          export RUSTFLAGS="-C link-self-contained=no --remap-path-prefix=$vendor=/rust/deps"
+          # Bitcode in every rlib, as in Rust's own std: a project whose
+          # profile has `lto = true` (uv's) links std's bitcode too.
+          export RUSTFLAGS="-C link-self-contained=no -C embed-bitcode=yes --remap-path-prefix=$vendor=/rust/deps"
           # As Rust's own build does, panic_abort itself is compiled with
           # panic=abort (the rest of std unwinds), so that a project whose
           # profile says `panic = "abort"` can link it.

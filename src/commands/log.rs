@@ -39,19 +39,10 @@ pub fn run(args: &LogArgs) -> anyhow::Result<ExitCode> {
 /// Returns the derivation whose log to show: `path` itself when it is a
 /// `.drv`, else the deriver the store recorded for the output.
 fn deriver(store: &Store, path: &StorePath) -> anyhow::Result<StorePath> {
-    if path.is_derivation() {
-        return Ok(path.clone());
-    }
-    let shown = store.display(path);
-    let info = store
-        .path_info(path)?
-        .with_context(|| format!("path `{shown}` is not valid"))?;
-    if let Some(deriver) = info.deriver {
-        return Ok(deriver);
-    }
-    let derivers = store.db().derivers_of_output(path)?;
-    derivers
-        .into_iter()
-        .next()
-        .with_context(|| format!("`{shown}` was not built by a derivation, so it has no log"))
+    super::deriver(store, path)?.with_context(|| {
+        format!(
+            "`{}` was not built by a derivation, so it has no log",
+            store.display(path)
+        )
+    })
 }

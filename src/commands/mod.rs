@@ -73,3 +73,24 @@ pub fn human_bytes(bytes: u64) -> String {
         format!("{value:.1} {}", UNITS[unit])
     }
 }
+
+/// The derivation of `path`: itself when it is a `.drv`, else the deriver
+/// the store records for it, else one of the derivations the database
+/// knows to have it as an output; `None` when nothing built it. Fails when
+/// `path` is not valid.
+pub fn deriver(
+    store: &kiln_store::store::Store,
+    path: &kiln_store::store_path::StorePath,
+) -> anyhow::Result<Option<kiln_store::store_path::StorePath>> {
+    use anyhow::Context as _;
+    if path.is_derivation() {
+        return Ok(Some(path.clone()));
+    }
+    let info = store
+        .path_info(path)?
+        .with_context(|| format!("path `{}` is not valid", store.display(path)))?;
+    if let Some(deriver) = info.deriver {
+        return Ok(Some(deriver));
+    }
+    Ok(store.db().derivers_of_output(path)?.into_iter().next())
+}

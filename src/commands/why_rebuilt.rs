@@ -29,19 +29,12 @@ pub struct WhyRebuiltArgs {
 pub fn run(args: &WhyRebuiltArgs) -> anyhow::Result<ExitCode> {
     let store = args.store.open()?;
     let path = store.resolve(&args.path)?;
-    let drv = if path.is_derivation() {
-        path
-    } else {
-        let info = store
-            .path_info(&path)?
-            .with_context(|| format!("`{}` is not valid", store.display(&path)))?;
-        info.deriver.with_context(|| {
-            format!(
-                "`{}` was not built here (it has no deriver)",
-                store.display(&path)
-            )
-        })?
-    };
+    let drv = super::deriver(&store, &path)?.with_context(|| {
+        format!(
+            "`{}` was not built here (it has no deriver)",
+            store.display(&path)
+        )
+    })?;
     writeln!(std::io::stdout().lock(), "{}", reason(&store, &drv)?)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -65,29 +65,37 @@ print(f"layers: {layers} bytes gzipped, {tar} bytes as tar ({tar - binaries} byt
 PY
 echo "index digest: $(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['manifests'][0]['digest'])" "$work/image/index.json")"
 
-# Pushing: kiln image push against skopeo copy --all (the peer), each to
-# its own repository of a docker-registry on loopback, cold (every blob
-# goes up) and again (nothing should). Needs docker-registry and skopeo.
+# Pushing: kiln image push against skopeo copy --all (the peer), each to a
+# docker-registry of its own on loopback (fresh storage, answered one
+# request first), cold (every blob goes up) and again (nothing should).
+# Needs docker-registry and skopeo.
 if command -v docker-registry >/dev/null && command -v skopeo >/dev/null; then
-  port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-  printf 'version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: 127.0.0.1:%s\n' "$work/registry" "$port" > "$work/registry.yml"
-  docker-registry serve "$work/registry.yml" > "$work/registry.log" 2>&1 &
-  registry=$!
-  trap 'kill $registry 2>/dev/null || true; rm -rf "$work"' EXIT
-  for _ in $(seq 100); do (echo > "/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+  pids=()
+  trap 'kill "${pids[@]}" 2>/dev/null || true; rm -rf "$work"' EXIT
+  start_registry() { # name; prints the port
+    local port
+    port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    printf 'version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: 127.0.0.1:%s\n' "$work/$1" "$port" > "$work/$1.yml"
+    docker-registry serve "$work/$1.yml" > "$work/$1.log" 2>&1 &
+    pids+=($!)
+    for _ in $(seq 100); do (echo > "/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+    python3 -c 'import sys, urllib.request; urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/v2/").read()' "$port"
+    echo "$port"
+  }
+  kiln_port=$(start_registry kiln-registry)
+  skopeo_port=$(start_registry skopeo-registry)
   timed() { local start; start=$(date +%s.%N); "$@" >/dev/null 2>&1; python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.3f}')" "$start" "$(date +%s.%N)"; }
-  writes() { grep -cE '"(POST|PUT|PATCH) /v2/' "$work/registry.log" || true; }
-  requests() { grep -cE '"[A-Z]+ /v2/' "$work/registry.log" || true; }
-  row() { # label, then the command
-    local label=$1 before_w before_r took; shift
-    before_w=$(writes); before_r=$(requests)
+  count() { grep -cE "\"$2 /v2/" "$work/$1.log" || true; }
+  row() { # label, registry name, then the command
+    local label=$1 log=$2 w r took; shift 2
+    w=$(count "$log" '(POST|PUT|PATCH)'); r=$(count "$log" '[A-Z]+')
     took=$(timed "$@")
-    echo "$label: $took s, $(( $(requests) - before_r )) requests, $(( $(writes) - before_w )) writes" >&2
+    echo "$label: $took s, $(( $(count "$log" '[A-Z]+') - r )) requests, $(( $(count "$log" '(POST|PUT|PATCH)') - w )) writes" >&2
     echo "$took"
   }
-  k1=$(row "kiln image push, cold" "$kiln" image push --insecure "$work/image" "127.0.0.1:$port/kiln/$package")
-  k2=$(row "kiln image push, again" "$kiln" image push --insecure "$work/image" "127.0.0.1:$port/kiln/$package")
-  s1=$(row "skopeo copy --all, cold" skopeo copy --all --dest-tls-verify=false "oci:$work/image:latest" "docker://127.0.0.1:$port/skopeo/$package:latest")
-  s2=$(row "skopeo copy --all, again" skopeo copy --all --dest-tls-verify=false "oci:$work/image:latest" "docker://127.0.0.1:$port/skopeo/$package:latest")
+  k1=$(row "kiln image push, cold" kiln-registry "$kiln" image push --insecure "$work/image" "127.0.0.1:$kiln_port/$package")
+  k2=$(row "kiln image push, again" kiln-registry "$kiln" image push --insecure "$work/image" "127.0.0.1:$kiln_port/$package")
+  s1=$(row "skopeo copy --all, cold" skopeo-registry skopeo copy --all --dest-tls-verify=false "oci:$work/image:latest" "docker://127.0.0.1:$skopeo_port/$package:latest")
+  s2=$(row "skopeo copy --all, again" skopeo-registry skopeo copy --all --dest-tls-verify=false "oci:$work/image:latest" "docker://127.0.0.1:$skopeo_port/$package:latest")
   python3 -c "import sys; k1, k2, s1, s2 = map(float, sys.argv[1:]); print(f'push ratio kiln / skopeo: cold {k1 / s1:.2f}, again {k2 / s2:.2f}')" "$k1" "$k2" "$s1" "$s2"
 fi

@@ -215,9 +215,9 @@ fn ctrl_c_registers_nothing_and_the_next_run_succeeds() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
     let started = Instant::now();
-    for line in stderr.lines() {
+    for line in stderr.by_ref() {
         let line = line.unwrap();
         if line.contains(r#""event":"start""#) && line.contains("-sleepy.drv") {
             break;
@@ -232,6 +232,17 @@ fn ctrl_c_registers_nothing_and_the_next_run_succeeds() {
     );
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(130));
+    // The build cut short is counted as not finished.
+    let summary: serde_json::Value = stderr
+        .map(Result::unwrap)
+        .filter(|line| line.contains(r#""event":"summary""#))
+        .map(|line| serde_json::from_str(&line).unwrap())
+        .next()
+        .expect("no summary event");
+    assert_eq!(summary["cancelled"], true);
+    let not_finished = summary["notStarted"].as_array().unwrap();
+    assert_eq!(not_finished.len(), 1, "{summary}");
+    assert!(not_finished[0].as_str().unwrap().ends_with("-sleepy.drv"));
     assert!(
         started.elapsed() < Duration::from_secs(2),
         "{:?}",

@@ -159,6 +159,8 @@ impl Scheduler<'_> {
             }
             Err(RealiseError::Cancelled) => {
                 self.state[id] = State::Failed;
+                // Cut short: it never finished, like those not started.
+                self.summary.not_started.push(drv.clone());
                 self.summary.cancelled = true;
                 self.stop = true;
             }

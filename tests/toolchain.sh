@@ -216,7 +216,7 @@ port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0));
 printf 'version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: 127.0.0.1:%s\n' "$regdir/data" "$port" > "$regdir/config.yml"
 docker-registry serve "$regdir/config.yml" > "$regdir/log" 2>&1 &
 registry_pid=$!
-trap 'kill $registry_pid 2>/dev/null || true; rm -rf "$links"' EXIT
+trap 'kill $server $registry_pid 2>/dev/null || true; rm -rf "$links"' EXIT
 for _ in $(seq 100); do (echo > "/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
 ref="127.0.0.1:$port/kiln/app"
 pushed=$("$kiln" image push --quiet --insecure "$links/oci-image" "$ref") || fail "kiln image push failed"

@@ -70,14 +70,14 @@ echo "index digest: $(python3 -c "import json,sys; print(json.load(open(sys.argv
 # request first), cold (every blob goes up) and again (nothing should).
 # Needs docker-registry and skopeo.
 if command -v docker-registry >/dev/null && command -v skopeo >/dev/null; then
-  pids=()
-  trap 'kill "${pids[@]}" 2>/dev/null || true; rm -rf "$work"' EXIT
+  # start_registry runs in a command substitution: its pids go to files.
+  trap 'kill $(cat "$work"/*.pid 2>/dev/null) 2>/dev/null || true; rm -rf "$work"' EXIT
   start_registry() { # name; prints the port
     local port
     port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
     printf 'version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: 127.0.0.1:%s\n' "$work/$1" "$port" > "$work/$1.yml"
     docker-registry serve "$work/$1.yml" > "$work/$1.log" 2>&1 &
-    pids+=($!)
+    echo $! > "$work/$1.pid"
     for _ in $(seq 100); do (echo > "/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
     python3 -c 'import sys, urllib.request; urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/v2/").read()' "$port"
     echo "$port"

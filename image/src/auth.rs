@@ -63,6 +63,12 @@ pub enum ConfigError {
         #[source]
         source: serde_json::Error,
     },
+    /// The configuration named on the command line does not exist.
+    #[error("the --authfile `{}` does not exist", path.display())]
+    MissingAuthfile {
+        /// The file.
+        path: PathBuf,
+    },
     /// An `auth` entry is not base64 of `user:password`.
     #[error("the `auth` of `{registry}` in `{}` is not base64 of `user:password`", path.display())]
     BadAuth {
@@ -98,6 +104,22 @@ pub fn docker_config_path() -> Option<PathBuf> {
     std::env::var_os("HOME")
         .filter(|h| !h.is_empty())
         .map(|home| PathBuf::from(home).join(".docker/config.json"))
+}
+
+/// The credentials for `registry` from a docker configuration: `authfile`
+/// when one is named (it must exist), else [`docker_config_path`]'s file
+/// when there is one.
+pub fn lookup(authfile: Option<&Path>, registry: &str) -> Result<Option<Credentials>, ConfigError> {
+    match authfile {
+        Some(path) if !path.is_file() => Err(ConfigError::MissingAuthfile {
+            path: path.to_owned(),
+        }),
+        Some(path) => from_docker_config(path, registry),
+        None => match docker_config_path() {
+            Some(path) => from_docker_config(&path, registry),
+            None => Ok(None),
+        },
+    }
 }
 
 /// The credentials `path` holds for `registry` (`host[:port]`), if any. A

@@ -13,6 +13,8 @@ use crate::layout::{Image, Layout, LayoutError};
 pub struct Comparison {
     /// Whether the images are the same (the same top digest).
     pub identical: bool,
+    /// The digest of our image (the build's).
+    pub digest: String,
     /// What differs, for people.
     pub lines: Vec<String>,
     /// The blobs (ours, theirs) that differ, for a diff tool.
@@ -23,7 +25,10 @@ pub struct Comparison {
 pub fn compare(ours: &Layout, theirs: &Layout) -> Result<Comparison, LayoutError> {
     let a = ours.image(None)?;
     let b = theirs.image(None)?;
-    let mut result = Comparison::default();
+    let mut result = Comparison {
+        digest: a.top.digest.clone(),
+        ..Comparison::default()
+    };
     if a.top.digest == b.top.digest {
         result.identical = true;
         return Ok(result);

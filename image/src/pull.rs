@@ -58,32 +58,30 @@ pub fn pull(
     })?;
     let (media_type, top) = registry.get_manifest(reference.manifest_reference())?;
     let digest = sha256_digest(&top);
-    let manifests: Vec<(String, String)> = if media::is_index(&media_type) {
+    write_blob(&blobs, &digest, &top)?;
+    // An index names each platform's manifest; a manifest is the one image.
+    let platform_manifests = if media::is_index(&media_type) {
         let index: serde_json::Value = serde_json::from_slice(&top)
             .map_err(|e| not_image(format!("its index is not JSON: {e}")))?;
         let entries: Vec<Descriptor> = serde_json::from_value(index["manifests"].clone())
             .map_err(|e| not_image(format!("its index lists no manifests: {e}")))?;
-        entries
-            .into_iter()
-            .map(|e| (e.media_type, e.digest))
-            .collect()
+        if entries.is_empty() {
+            return Err(not_image("its index lists no manifests".to_owned()));
+        }
+        let mut manifests = Vec::with_capacity(entries.len());
+        for entry in &entries {
+            let (_, bytes) = registry.get_manifest(&entry.digest)?;
+            write_blob(&blobs, &entry.digest, &bytes)?;
+            manifests.push(bytes);
+        }
+        manifests
     } else if media::is_manifest(&media_type) {
-        Vec::new()
+        vec![top.clone()]
     } else {
         return Err(not_image(format!(
             "it is `{media_type}`, not an image index or manifest"
         )));
     };
-    write_blob(&blobs, &digest, &top)?;
-    let mut platform_manifests = vec![top.clone()];
-    if !manifests.is_empty() {
-        platform_manifests.clear();
-        for (_, manifest_digest) in &manifests {
-            let (_, bytes) = registry.get_manifest(manifest_digest)?;
-            write_blob(&blobs, manifest_digest, &bytes)?;
-            platform_manifests.push(bytes);
-        }
-    }
     for bytes in &platform_manifests {
         let manifest: serde_json::Value = serde_json::from_slice(bytes)
             .map_err(|e| not_image(format!("a manifest is not JSON: {e}")))?;

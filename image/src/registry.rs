@@ -25,6 +25,19 @@ pub struct Options {
     pub credentials: Option<Credentials>,
 }
 
+impl Options {
+    /// Refuses plain HTTP to a registry that is not on this machine: only
+    /// loopback traffic may go unencrypted.
+    pub fn check(&self, reference: &Reference) -> Result<(), RegistryError> {
+        if self.insecure && !reference.is_loopback() {
+            return Err(RegistryError::InsecureRemote {
+                registry: reference.registry.clone(),
+            });
+        }
+        Ok(())
+    }
+}
+
 /// What a session did, by request kind.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Stats {
@@ -83,6 +96,14 @@ pub enum RegistryError {
         /// What to do.
         hint: String,
     },
+    /// Plain HTTP was asked for a registry that is not on loopback.
+    #[error(
+        "--insecure (plain HTTP) is only for a registry on this machine; `{registry}` is not on loopback"
+    )]
+    InsecureRemote {
+        /// The registry.
+        registry: String,
+    },
     /// The registry said something the API does not allow.
     #[error("{registry}: {reason}")]
     Protocol {
@@ -126,6 +147,7 @@ impl Registry {
     /// Connects to `reference`'s registry and repository: checks that it
     /// speaks the API (`GET /v2/`) and authenticates when it asks.
     pub fn connect(reference: &Reference, options: &Options) -> Result<Registry, RegistryError> {
+        options.check(reference)?;
         let mut config = kiln_store::fetch::FetchConfig::from_env();
         // Uploads of large layers take longer than a fetch's stall limit.
         config.stall_timeout = Duration::from_secs(600);

@@ -118,12 +118,12 @@ fn push(args: &PushArgs) -> anyhow::Result<ExitCode> {
             "`{reference}` names a digest; push to a repository, with or without a tag (the digest is the image's own)"
         );
     }
-    if args.insecure && !reference.is_loopback() {
-        bail!(
-            "--insecure (plain HTTP) is only for a registry on this machine; `{}` is not on loopback",
-            reference.registry
-        );
-    }
+    let mut options = Options {
+        insecure: args.insecure,
+        credentials: None,
+    };
+    // Refused before anything is read, whatever the layout holds.
+    options.check(&reference)?;
     let layout = open_layout(&args.layout)?;
     let image = layout.image(None)?;
     let tags = match &reference.tag {
@@ -131,11 +131,7 @@ fn push(args: &PushArgs) -> anyhow::Result<ExitCode> {
         None if image.tags.is_empty() => vec!["latest".to_owned()],
         None => image.tags.clone(),
     };
-    let credentials = credentials(args, &reference)?;
-    let options = Options {
-        insecure: args.insecure,
-        credentials,
-    };
+    options.credentials = credentials(args, &reference)?;
     let mut registry = Registry::connect(&reference, &options)
         .with_context(|| format!("cannot push to `{reference}`"))?;
     let quiet = args.quiet;
@@ -201,13 +197,7 @@ fn credentials(args: &PushArgs, reference: &Reference) -> anyhow::Result<Option<
             password,
         }));
     }
-    let Some(path) = args.authfile.clone().or_else(auth::docker_config_path) else {
-        return Ok(None);
-    };
-    if args.authfile.is_some() && !path.is_file() {
-        bail!("the --authfile `{}` does not exist", path.display());
-    }
-    Ok(auth::from_docker_config(&path, &reference.registry)?)
+    Ok(auth::lookup(args.authfile.as_deref(), &reference.registry)?)
 }
 
 #[expect(clippy::print_stderr, reason = "the command's summary")]

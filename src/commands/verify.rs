@@ -324,19 +324,9 @@ fn artifact(args: &VerifyArgs, dir: &Path) -> anyhow::Result<PathBuf> {
 #[expect(clippy::print_stderr, reason = "progress of the pull")]
 fn pull_image(text: &str, insecure: bool, dir: &Path) -> anyhow::Result<PathBuf> {
     let reference = kiln_image::Reference::parse(text)?;
-    if insecure && !reference.is_loopback() {
-        bail!(
-            "--insecure (plain HTTP) is only for a registry on this machine; `{}` is not on loopback",
-            reference.registry
-        );
-    }
-    let credentials = match kiln_image::auth::docker_config_path() {
-        Some(path) => kiln_image::auth::from_docker_config(&path, &reference.registry)?,
-        None => None,
-    };
     let options = kiln_image::registry::Options {
         insecure,
-        credentials,
+        credentials: kiln_image::auth::lookup(None, &reference.registry)?,
     };
     let mut registry = kiln_image::registry::Registry::connect(&reference, &options)
         .with_context(|| format!("cannot read `{reference}`"))?;
@@ -465,11 +455,11 @@ fn compare_image(
             continue;
         };
         let comparison = kiln_image::compare::compare(&ours, &theirs)?;
-        let digest = ours.image(None)?.top.digest;
         if comparison.identical {
             return Ok(Verdict::Identical(format!(
-                "is the image {} ({digest}, `{}`)",
+                "is the image {} ({}, `{}`)",
                 candidate.label,
+                comparison.digest,
                 store.display(&candidate.path)
             )));
         }

@@ -30,7 +30,6 @@ pub mod layout;
 #[cfg(feature = "runtime")]
 pub mod lock;
 pub mod nar;
-#[cfg(feature = "unpack")]
 pub mod oci;
 #[cfg(feature = "runtime")]
 pub mod realise;

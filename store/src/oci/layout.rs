@@ -21,18 +21,7 @@ use sha2::{Digest as _, Sha256};
 use thiserror::Error;
 
 use super::layer::{self, LayerError, Tree};
-
-/// Media types.
-pub mod media {
-    /// An image index.
-    pub const INDEX: &str = "application/vnd.oci.image.index.v1+json";
-    /// An image manifest.
-    pub const MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
-    /// An image config.
-    pub const CONFIG: &str = "application/vnd.oci.image.config.v1+json";
-    /// A gzip-compressed layer.
-    pub const LAYER_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
-}
+use super::media;
 
 /// What an image holds; the JSON a derivation gives the image builder.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]

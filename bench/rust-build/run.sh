@@ -7,6 +7,7 @@
 # Usage (from the repository's root; needs bubblewrap, file, qemu-user-static):
 #   bash bench/rust-build/run.sh bench/ripgrep rg      # ripgrep from crates.io
 #   bash bench/rust-build/run.sh bench/uv uv           # uv 0.13.7 (~2 h on 2 cores)
+#   bash bench/rust-build/run.sh bench/uv uv.aarch64   # one target only (~2 × 1 h)
 #   WHEELS="URL_X86 URL_ARM" bash bench/rust-build/run.sh …   # compare sizes with published binaries
 #
 # KILN_STORE (default: target/bench-store) keeps the toolchain between runs;
@@ -15,7 +16,8 @@
 # directory and its crates deleted first; the toolchain kept), plain
 # cargo's time for the same script, their ratio (goal: <= 1.1), then kiln's
 # no-op rebuild time (goal: < 1 s), a check (a rebuild with every
-# variation of `--vary all`, compared bit for bit), `BIN --version`
+# variation of `--vary all`, compared bit for bit; VARY=none checks
+# without variations, VARY=skip leaves the check out), `BIN --version`
 # (aarch64 under qemu) and the binaries' sizes.
 set -euo pipefail
 flake=${1:?usage: run.sh FLAKE_DIR PACKAGE}
@@ -39,9 +41,47 @@ since() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1
 # Cold: nothing of the package in the store (the gc keeps the roots above).
 "$kiln" gc >/dev/null
 start=$(now)
-"$kiln" build --quiet -o "$work/result" "$flake#$package" >/dev/null
+"$kiln" build --json -o "$work/result" "$flake#$package" >/dev/null 2>"$work/cold.jsonl"
 kiln_cold=$(since "$start")
-echo "kiln cold build, both targets side by side: $kiln_cold s"
+echo "kiln cold build ($flake#$package, its targets side by side): $kiln_cold s"
+# Where the time went, from the build's own events (in seconds since kiln
+# started): evaluation until the plan, then each kind of derivation.
+python3 - "$work/cold.jsonl" <<'PY'
+import json, sys
+events = []
+for line in open(sys.argv[1]):
+    try:
+        events.append(json.loads(line))
+    except ValueError:
+        pass
+planned = next((e["time"] for e in events if e.get("event") == "planned"), 0.0)
+spans = {}
+for e in events:
+    if e.get("event") in ("start", "finish"):
+        spans.setdefault(e["drv"], {})[e["event"]] = e
+def kind(drv):
+    name = drv.rsplit("/", 1)[-1]
+    if name.endswith(".crate.drv"):
+        return "crate downloads"
+    if name.endswith("-vendor.drv"):
+        return "vendor directory"
+    if spans[drv]["start"].get("kind") == "builtin":
+        return "crate unpacks"
+    return "package builds"
+groups = {}
+for drv, span in spans.items():
+    if "start" in span and "finish" in span:
+        groups.setdefault(kind(drv), []).append((span["start"]["time"], span["finish"]["time"], drv))
+print(f"  evaluation and planning: {planned:.1f} s")
+for name in ("crate downloads", "crate unpacks", "vendor directory", "package builds"):
+    group = groups.get(name, [])
+    if group:
+        first = min(a for a, _, _ in group)
+        last = max(b for _, b, _ in group)
+        print(f"  {name}: {len(group)}, from {first:.1f} s to {last:.1f} s")
+for a, b, drv in sorted(groups.get("package builds", [])):
+    print(f"    {drv.rsplit('/', 1)[-1]}: {a:.1f} s to {b:.1f} s ({b - a:.1f} s)")
+PY
 
 start=$(now)
 "$kiln" build --quiet -o "$work/result" "$flake#$package" >/dev/null
@@ -51,11 +91,15 @@ echo "kiln no-op rebuild: $(since "$start") s"
 # zone, locale, umask, host name, cores); VARY=none checks without.
 vary=${VARY:-all}
 start=$(now)
-if [ "$vary" = none ]; then check=(--check); else check=(--vary "$vary"); fi
-if "$kiln" build --quiet "${check[@]}" --no-link "$flake#$package" >/dev/null 2>"$work/check.log"; then
-  echo "kiln --check (varying: $vary): identical ($(since "$start") s)"
+if [ "$vary" = skip ]; then
+  echo "kiln --check: skipped (VARY=skip)"
 else
-  echo "kiln --check (varying: $vary): DIFFERENT ($(since "$start") s)"; cat "$work/check.log"
+  if [ "$vary" = none ]; then check=(--check); else check=(--vary "$vary"); fi
+  if "$kiln" build --quiet "${check[@]}" --no-link "$flake#$package" >/dev/null 2>"$work/check.log"; then
+    echo "kiln --check (varying: $vary): identical ($(since "$start") s)"
+  else
+    echo "kiln --check (varying: $vary): DIFFERENT ($(since "$start") s)"; cat "$work/check.log"
+  fi
 fi
 
 # Plain cargo: each target's derivation's own builder script, run by
@@ -105,7 +149,7 @@ for drv in $drvs; do
 done
 for pid in "${pids[@]}"; do wait "$pid"; done
 cargo_both=$(since "$start")
-echo "plain cargo, both targets side by side: $cargo_both s"
+echo "plain cargo, the same targets side by side: $cargo_both s"
 python3 -c "import sys; print(f'ratio kiln cold / plain cargo: {float(sys.argv[1]) / float(sys.argv[2]):.2f} (goal <= 1.1)')" "$kiln_cold" "$cargo_both"
 
 for link in "$work"/result-*; do

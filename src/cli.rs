@@ -59,6 +59,9 @@ pub enum Command {
     /// Say why a derivation was built: the first input that differs from
     /// the derivation of the same name built here before
     WhyRebuilt(commands::why_rebuilt::WhyRebuiltArgs),
+    /// Turn a planning build's records into a per-crate build plan, checked
+    /// against cargo's unit graph
+    Units(commands::units::UnitsArgs),
     /// Parse a Nix file and report syntax errors and undefined variables
     Parse(commands::parse::ParseArgs),
     /// Show what the store records about paths, like `nix path-info`

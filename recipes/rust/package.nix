@@ -18,6 +18,8 @@
 #                           (cargo's names and values, as strings)
 #     rustflags ? [ ];      extra rustc flags for the target's crates
 #     cargoArgs ? [ ];      extra arguments to `cargo build`
+#     plan ? false;         true: instead of building, plan the build (see
+#                           below)
 #   }
 #
 # Every crates.io package of the lock is a fixed-output fetch checked
@@ -32,6 +34,14 @@
 # locations, and copies the executables from
 # `target/<triple>/<profile>/` to `$out/bin`. Cargo runs quietly: a failing
 # build's log is the failing crate's compiler output.
+#
+# With `plan = true`, the derivation runs the same cargo command in the same
+# environment, but with plan-rustc.sh as RUSTC_WRAPPER: nothing is compiled,
+# and $out records every rustc call and build-script run exactly as cargo
+# made it (calls/), cargo's own unit graph (unit-graph.json, from
+# `--unit-graph`), the builder's environment before cargo ran (base-env)
+# and the paths the records mention (paths). `kiln units` reads it: the
+# per-crate build plan (docs/architecture.md).
 {
   rootfs,
   zig,
@@ -51,6 +61,7 @@
   settings ? { },
   rustflags ? [ ],
   cargoArgs ? [ ],
+  plan ? false,
 }:
 let
   crateSource = "registry+https://github.com/rust-lang/crates.io-index";
@@ -110,39 +121,24 @@ let
     ++ (if features != [ ] then [ "--features" (builtins.concatStringsSep "," features) ] else [ ])
     ++ (if defaultFeatures then [ ] else [ "--no-default-features" ])
     ++ cargoArgs;
-in
-derivation {
-  name = "${name}-${target}";
-  system = "x86_64-linux";
-  builder = "/bin/sh";
-  __kilnRootfs = rootfs;
-  inherit
-    src
-    vendor
-    target
-    profile
-    profileEnv
-    ;
-  inherit (rust) zigEnv;
-  toolchain = rust.toolchain;
-  cargoFlags = builtins.concatStringsSep " " flags;
-  extraRustflags = builtins.concatStringsSep " " rustflags;
-  args = [
-    "-euc"
-    ''
-      export PATH=/usr/bin:/bin
-      ${rust.cargoHome}
-      export $zigEnv
-      if [ -n "$profileEnv" ]; then export $profileEnv; fi
-      export RUSTC="$toolchain/bin/rustc" CARGO_BUILD_JOBS="''${NIX_BUILD_CORES:-1}"
-      vendorMap="$vendor=/cargo/vendor" srcMap="$TMPDIR/src=/build/src"
-      export RUSTFLAGS="-C link-self-contained=no --remap-path-prefix=$vendorMap --remap-path-prefix=$srcMap $extraRustflags"
-      export CFLAGS_${lowerTarget}="-ffile-prefix-map=$vendorMap -ffile-prefix-map=$srcMap"
-      export CXXFLAGS_${lowerTarget}="-ffile-prefix-map=$vendorMap -ffile-prefix-map=$srcMap"
-      export CARGO_TERM_COLOR=never
-      cp -r "$src" "$TMPDIR/src"
-      chmod -R u+w "$TMPDIR/src"
-      cd "$TMPDIR/src"
+  setup = ''
+    export PATH=/usr/bin:/bin
+    ${rust.cargoHome}
+    export $zigEnv
+    if [ -n "$profileEnv" ]; then export $profileEnv; fi
+    export RUSTC="$toolchain/bin/rustc" CARGO_BUILD_JOBS="''${NIX_BUILD_CORES:-1}"
+    vendorMap="$vendor=/cargo/vendor" srcMap="$TMPDIR/src=/build/src"
+    export RUSTFLAGS="-C link-self-contained=no --remap-path-prefix=$vendorMap --remap-path-prefix=$srcMap $extraRustflags"
+    export CFLAGS_${lowerTarget}="-ffile-prefix-map=$vendorMap -ffile-prefix-map=$srcMap"
+    export CXXFLAGS_${lowerTarget}="-ffile-prefix-map=$vendorMap -ffile-prefix-map=$srcMap"
+    export CARGO_TERM_COLOR=never
+    cp -r "$src" "$TMPDIR/src"
+    chmod -R u+w "$TMPDIR/src"
+    cd "$TMPDIR/src"
+  '';
+  build =
+    setup
+    + ''
       /usr/bin/cargo build --quiet --offline --locked $cargoFlags
       case "$profile" in dev) dir=debug ;; *) dir=$profile ;; esac
       mkdir -p "$out/bin"
@@ -153,6 +149,50 @@ derivation {
         echo "cargo built no executable in target/$target/$dir" >&2
         exit 1
       fi
-    ''
-  ];
-}
+    '';
+  planBuild =
+    setup
+    + ''
+      mkdir -p "$out/calls"
+      env -0 > "$out/base-env"
+      printf '%s\0' src "$TMPDIR/src" vendor "$vendor" toolchain "$toolchain" zig "$zig" > "$out/paths"
+      RUSTC_BOOTSTRAP=1 /usr/bin/cargo build --quiet --offline --locked $cargoFlags \
+        -Z unstable-options --unit-graph > "$out/unit-graph.json"
+      cp "$planRustc" "$TMPDIR/plan-rustc"
+      chmod +x "$TMPDIR/plan-rustc"
+      KILN_PLAN_DIR="$out" RUSTC_WRAPPER="$TMPDIR/plan-rustc" \
+        /usr/bin/cargo build --quiet --offline --locked $cargoFlags
+    '';
+in
+derivation (
+  {
+    name = "${name}-${target}${if plan then "-plan" else ""}";
+    system = "x86_64-linux";
+    builder = "/bin/sh";
+    __kilnRootfs = rootfs;
+    inherit
+      src
+      vendor
+      target
+      profile
+      profileEnv
+      ;
+    inherit (rust) zigEnv;
+    toolchain = rust.toolchain;
+    cargoFlags = builtins.concatStringsSep " " flags;
+    extraRustflags = builtins.concatStringsSep " " rustflags;
+    args = [
+      "-euc"
+      (if plan then planBuild else build)
+    ];
+  }
+  // (
+    if plan then
+      {
+        planRustc = ./plan-rustc.sh;
+        inherit zig;
+      }
+    else
+      { }
+  )
+)

@@ -20,6 +20,7 @@ pub mod path_info;
 pub mod provenance;
 pub mod realise;
 pub mod store;
+pub mod units;
 pub mod verify;
 pub mod why_depends;
 pub mod why_rebuilt;
@@ -53,6 +54,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Show(args) => flake::show(&args),
         Command::Verify(args) => verify::run(&args),
         Command::WhyRebuilt(args) => why_rebuilt::run(&args),
+        Command::Units(args) => units::run(&args),
         Command::Provenance(args) => provenance::run(&args),
     }
 }

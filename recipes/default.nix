@@ -27,6 +27,14 @@ let
       rust
       ;
   };
+  buildRustUnits = import ./rust/units.nix {
+    inherit
+      rootfs
+      zig
+      crates
+      rust
+      ;
+  };
   ociImage = import ./oci;
 in
 {
@@ -37,6 +45,7 @@ in
     zig
     rust
     buildRustPackage
+    buildRustUnits
     ociImage
     ;
 }

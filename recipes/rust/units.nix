@@ -1,0 +1,342 @@
+# Build a Rust package one cargo unit at a time: one derivation per rustc
+# call and per build-script run, from a plan (`kiln units`: cargo's own
+# calls, checked against its unit graph; docs/architecture.md).
+#
+#   buildUnits {
+#     name;         the package name (for the final store path)
+#     src;          the source tree the plan was made from (a store path)
+#     cargoLock;    its parsed Cargo.lock (the crates' checksums)
+#     target;       the musl triple the plan is for
+#     plan;         the parsed plan (builtins.fromJSON of `kiln units`)
+#   }
+#   -> the package: `$out/bin` holds the plan's root binaries, as the
+#      whole-project build (package.nix) does; `.units` lists every unit's
+#      derivation
+#
+# Each unit runs rustc (or the build script) with cargo's exact arguments
+# and environment. Paths differ from cargo's, so every store path a unit
+# reads is remapped (rustc's --remap-path-prefix, C's -ffile-prefix-map) to
+# the path the whole-project build would have shown: a crate's sources to
+# /cargo/vendor/NAME-VERSION, the source tree to /build/src, a build
+# script's output to its OUT_DIR under /build/src/target. A build script's
+# directives (`cargo:` and `cargo::`) are applied as cargo applies them:
+# rustc-cfg, rustc-check-cfg, rustc-env, rustc-link-lib, rustc-link-search,
+# rustc-flags and rustc-link-arg* to its own package's compilation, link
+# search paths to every dependent, `metadata` (and old-style `KEY=VALUE`)
+# as DEP_<LINKS>_<KEY> to the build scripts of packages that depend on it.
+{
+  rootfs,
+  zig,
+  crates,
+  rust,
+}:
+{
+  name,
+  src,
+  cargoLock,
+  target,
+  plan,
+}:
+let
+  inherit (builtins)
+    attrNames
+    concatMap
+    concatStringsSep
+    elemAt
+    filter
+    genList
+    length
+    listToAttrs
+    mapAttrs
+    replaceStrings
+    ;
+  crateSource = "registry+https://github.com/rust-lang/crates.io-index";
+  # Every crates.io package's unpacked sources, by NAME-VERSION.
+  crateDirs = listToAttrs (
+    map (p: {
+      name = "${p.name}-${p.version}";
+      value = crates.unpackCrate {
+        inherit (p) name version;
+        sha256 = p.checksum;
+      };
+    }) (filter (p: (p.source or "") == crateSource) (cargoLock.package or [ ]))
+  );
+  units = plan.units;
+  count = length units;
+  unit = i: elemAt units i;
+  isRun = u: u.kind == "run";
+
+  # A package's sources: its crate's directory or the source tree.
+  crateOf =
+    u:
+    let
+      m = builtins.match "@\\{crate:(.*)}" u.package.dir;
+    in
+    if m == null then null else elemAt m 0;
+  sourceOf =
+    u:
+    let
+      c = crateOf u;
+    in
+    if c == null then
+      replaceStrings [ "@{src}" ] [ "${src}" ] u.package.dir
+    else
+      crateDirs.${c} or (throw "${name}: the plan names the crate ${c}, which Cargo.lock does not");
+  # What a path of the whole-project build shows as (after its remapping).
+  shown = replaceStrings [ "@{src}" ] [ "/build/src" ];
+
+  # The transitive compilation units below each unit (the libraries rustc
+  # looks up with -L dependency=), and the build-script runs among and
+  # beside them (their link search paths reach every dependent).
+  closures = genList (
+    i:
+    let
+      direct = filter (j: !isRun (unit j)) (unit i).deps;
+    in
+    listToAttrs (
+      map (j: {
+        name = toString j;
+        value = true;
+      }) direct
+    )
+    // builtins.foldl' (acc: j: acc // elemAt closures j) { } direct
+  ) count;
+  runsBelow =
+    i:
+    filter (j: isRun (unit j)) (
+      concatMap (k: (unit k).deps) ([ i ] ++ map builtins.fromJSON (attrNames (elemAt closures i)))
+    );
+
+  placeholders =
+    i:
+    let
+      u = unit i;
+      deps = u.deps ++ (if isRun u then [ u.script ] else [ ]);
+      c = crateOf u;
+    in
+    {
+      from = [
+        "@{src}"
+        "@{toolchain}"
+        "@{zig}"
+      ]
+      ++ (if c == null then [ ] else [ "@{crate:${c}}" ])
+      ++ map (j: "@{unit:${toString j}}") deps;
+      to = [
+        "${src}"
+        "${rust.toolchain}"
+        "${zig}"
+      ]
+      ++ (if c == null then [ ] else [ "${sourceOf u}" ])
+      ++ map (j: "${elemAt drvs j}") deps;
+    };
+  substitute =
+    i:
+    let
+      p = placeholders i;
+    in
+    replaceStrings p.from p.to;
+
+  # Remappings: this unit's store paths to what cargo's build shows.
+  remaps =
+    i:
+    let
+      u = unit i;
+      remapped = builtins.any (a: builtins.match "--remap-path-prefix=.*" a != null) (u.args or [ ]);
+      c = crateOf u;
+      own = if c == null then [ ] else [ "${sourceOf u}=/cargo/vendor/${c}" ];
+      outDirs = map (
+        j: "${elemAt drvs j}/out=${shown (unit j).cargoOutDir}"
+      ) (filter (j: isRun (unit j)) u.deps);
+    in
+    if isRun u || remapped then [ "${src}=/build/src" ] ++ own ++ outDirs else [ ];
+
+  unitName =
+    u:
+    let
+      what = if isRun u then "build-script-run" else u.crateName;
+      host = if u.platform == null then "-host" else "";
+    in
+    "${u.package.name}-${u.package.version}-${what}${host}";
+
+  common = {
+    system = "x86_64-linux";
+    builder = "/bin/sh";
+    __kilnRootfs = rootfs;
+    toolchain = rust.toolchain;
+    inherit (rust) zigEnv;
+  };
+
+  compileScript = ''
+    export PATH=/usr/bin:/bin HOME="$TMPDIR"
+    mkdir -p "$out" "$TMPDIR/deps"
+    for dir in $depDirs; do
+      for file in "$dir"/*; do ln -s "$file" "$TMPDIR/deps/"; done
+    done
+    printf '%s\n' "$rustcArgs" | sed "s|@{out}|$out|g" > "$TMPDIR/args"
+    printf '%s\n' -L "dependency=$TMPDIR/deps" >> "$TMPDIR/args"
+    for run in $linkSearch; do cat "$run/link-search" >> "$TMPDIR/args"; done
+    if [ -n "$buildScript" ]; then
+      cat "$buildScript/rustc-args" >> "$TMPDIR/args"
+      while IFS= read -r pair; do export "$pair"; done < "$buildScript/rustc-env"
+    fi
+    for remap in $remaps; do printf -- '--remap-path-prefix=%s\n' "$remap" >> "$TMPDIR/args"; done
+    cd "$cwd"
+    "$toolchain/bin/rustc" "@$TMPDIR/args"
+    rm -f "$out"/*.d
+  '';
+
+  # The build script's directives, as files its dependents read.
+  runScript = ''
+    export PATH=/usr/bin:/bin HOME="$TMPDIR"
+    export $zigEnv
+    export RUSTC="$toolchain/bin/rustc" NUM_JOBS="''${NIX_BUILD_CORES:-1}" OUT_DIR="$out/out"
+    prefixMaps="-ffile-prefix-map=$out/out=$outDirShown"
+    for map in $remaps; do prefixMaps="$prefixMaps -ffile-prefix-map=$map"; done
+    export "CFLAGS_$targetLower=$prefixMaps" "CXXFLAGS_$targetLower=$prefixMaps"
+    mkdir -p "$out/out"
+    : > "$out/rustc-args"; : > "$out/rustc-env"; : > "$out/link-search"; : > "$out/metadata"
+    for dep in $linked; do
+      links=''${dep%%:*} path=''${dep#*:}
+      prefix=DEP_$(printf '%s' "$links" | tr 'a-z-' 'A-Z_')_
+      while IFS= read -r pair; do
+        key=''${pair%%=*}
+        export "$prefix$(printf '%s' "$key" | tr 'a-z-' 'A-Z_')=''${pair#*=}"
+      done < "$path/metadata"
+    done
+    cd "$cwd"
+    if ! "$script/$program" > "$out/output" 2> "$TMPDIR/stderr"; then
+      cat "$TMPDIR/stderr" "$out/output" >&2
+      echo "the build script of $packageName failed" >&2
+      exit 1
+    fi
+    while IFS= read -r line; do
+      case $line in
+        cargo::*) directive=''${line#cargo::} ;;
+        cargo:*) directive=''${line#cargo:} ;;
+        *) continue ;;
+      esac
+      key=''${directive%%=*} value=''${directive#*=}
+      case $key in
+        rustc-cfg) printf -- '--cfg\n%s\n' "$value" >> "$out/rustc-args" ;;
+        rustc-check-cfg) printf -- '--check-cfg\n%s\n' "$value" >> "$out/rustc-args" ;;
+        rustc-env) printf '%s\n' "$value" >> "$out/rustc-env" ;;
+        rustc-link-lib) printf -- '-l\n%s\n' "$value" >> "$out/rustc-args" ;;
+        rustc-link-search)
+          printf -- '-L\n%s\n' "$value" >> "$out/rustc-args"
+          printf -- '-L\n%s\n' "$value" >> "$out/link-search"
+          ;;
+        rustc-flags)
+          set -- $value
+          while [ $# -gt 0 ]; do
+            case $1 in
+              -l | -L) printf '%s\n%s\n' "$1" "$2" >> "$out/rustc-args"; shift 2 ;;
+              -l* | -L*) printf '%s\n' "$1" >> "$out/rustc-args"; shift ;;
+              *) echo "unsupported rustc-flags: $1" >&2; exit 1 ;;
+            esac
+          done
+          ;;
+        rustc-link-arg | rustc-link-arg-bins | rustc-cdylib-link-arg)
+          printf -- '-C\nlink-arg=%s\n' "$value" >> "$out/rustc-args"
+          ;;
+        metadata) printf '%s\n' "$value" >> "$out/metadata" ;;
+        warning) printf 'warning: %s: %s\n' "$packageName" "$value" >&2 ;;
+        error) printf 'error: %s: %s\n' "$packageName" "$value" >&2; exit 1 ;;
+        rerun-if-* | rustc-link-arg-* | rustc-cdylib-* ) ;;
+        *) if [ "''${line#cargo::}" = "$line" ]; then printf '%s\n' "$directive" >> "$out/metadata"; fi ;;
+      esac
+    done < "$out/output"
+  '';
+
+  compileUnit =
+    i:
+    let
+      u = unit i;
+      s = substitute i;
+      runDep = filter (j: isRun (unit j)) u.deps;
+      env = removeAttrs (mapAttrs (_: s) u.env) [ "NUM_JOBS" ];
+    in
+    derivation (
+      env
+      // common
+      // {
+        name = unitName u;
+        rustcArgs = concatStringsSep "\n" (
+          map s (filter (a: builtins.match "--remap-path-prefix=@\\{(vendor|src)}=.*|--error-format=json|--json=.*" a == null) u.args)
+        );
+        depDirs = concatStringsSep " " (
+          map (j: "${elemAt drvs (builtins.fromJSON j)}") (attrNames (elemAt closures i))
+        );
+        linkSearch = concatStringsSep " " (map (j: "${elemAt drvs j}") (runsBelow i));
+        buildScript = if runDep == [ ] then "" else "${elemAt drvs (elemAt runDep 0)}";
+        remaps = concatStringsSep " " (remaps i);
+        cwd = s u.cwd;
+        args = [
+          "-euc"
+          compileScript
+        ];
+      }
+    );
+
+  runUnit =
+    i:
+    let
+      u = unit i;
+      s = substitute i;
+      env = removeAttrs (mapAttrs (_: s) u.env) [
+        "NUM_JOBS"
+        "OUT_DIR"
+      ];
+      linked = filter (j: j != u.script && isRun (unit j) && (unit j).links != null) u.deps;
+    in
+    derivation (
+      env
+      // common
+      // {
+        name = unitName u;
+        packageName = "${u.package.name} ${u.package.version}";
+        script = elemAt drvs u.script;
+        inherit (u) program;
+        linked = concatStringsSep " " (map (j: "${(unit j).links}:${elemAt drvs j}") linked);
+        remaps = concatStringsSep " " (remaps i);
+        outDirShown = shown u.cargoOutDir;
+        targetLower = replaceStrings [ "-" ] [ "_" ] target;
+        cwd = s u.cwd;
+        args = [
+          "-euc"
+          runScript
+        ];
+      }
+    );
+
+  drvs = genList (i: if isRun (unit i) then runUnit i else compileUnit i) count;
+
+  binaries = map (
+    i:
+    let
+      u = unit i;
+    in
+    {
+      name = u.crateName;
+      file = "${elemAt drvs i}/${elemAt u.outputs 0}";
+    }
+  ) plan.roots;
+in
+derivation (
+  common
+  // {
+    name = "${name}-${target}";
+    files = concatStringsSep " " (map (b: "${b.name}:${b.file}") binaries);
+    args = [
+      "-euc"
+      ''
+        export PATH=/usr/bin:/bin
+        mkdir -p "$out/bin"
+        for pair in $files; do cp "''${pair#*:}" "$out/bin/''${pair%%:*}"; done
+      ''
+    ];
+  }
+)
+// {
+  units = drvs;
+}

@@ -276,3 +276,44 @@ fn derivation_show_reads_store_paths_from_the_store() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_niced_build_keeps_its_priority_in_the_builders_session() {
+    need_sandbox!();
+    let env = Env::new();
+    env.nix(
+        "nice.nix",
+        r#"mk { name = "nice"; script = "cat /proc/self/autogroup > $out; cut -d' ' -f19 /proc/self/stat >> $out"; }"#,
+    );
+    // Each builder runs in a session of its own, and with scheduler
+    // autogroups a session competes as an equal whatever its nice value:
+    // kiln gives the builder's autogroup its own priority.
+    let mut cmd = std::process::Command::new("nice");
+    cmd.args(["-n", "7", env!("CARGO_BIN_EXE_kiln")])
+        .args(["build", "--no-link", "nice.nix"])
+        .env("KILN_STORE", env.store_root())
+        .current_dir(env.path());
+    let out = run(&mut cmd);
+    assert!(out.status.success(), "{}", describe(&out));
+    // `nice` adds to the test's own nice value.
+    let stat = fs_err::read_to_string("/proc/self/stat").unwrap();
+    let own: i32 = stat
+        .rsplit_once(')')
+        .and_then(|(_, rest)| rest.split_whitespace().nth(16))
+        .and_then(|n| n.parse().ok())
+        .unwrap();
+    let expected = (own + 7).min(19);
+    let path = lines(&out.stdout).remove(0);
+    let seen = fs_err::read_to_string(env.physical(&path)).unwrap();
+    let mut seen = seen.lines();
+    let autogroup = seen.next().unwrap_or_default();
+    assert!(
+        autogroup.ends_with(&format!(" nice {expected}")),
+        "{autogroup:?}"
+    );
+    assert_eq!(
+        seen.next(),
+        Some(expected.to_string().as_str()),
+        "the builder's own nice value"
+    );
+}

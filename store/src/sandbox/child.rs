@@ -165,6 +165,11 @@ pub fn run(prepared: &mut Prepared) -> io::Result<()> {
     // reach the user's terminal through /dev/tty), and a process group
     // the caller can kill as a whole.
     let _ = rustix::process::setsid();
+    // The new session's autogroup keeps the caller's priority (best
+    // effort: without autogroups, the nice value is inherited anyway).
+    if !prepared.autogroup_nice.is_empty() {
+        let _ = linux::set_autogroup_nice(&prepared.autogroup_nice);
+    }
     rustix::process::umask(Mode::from_raw_mode(prepared.umask));
     // Die with the caller (if it died before this point, stop now).
     let death_signal = rustix::process::set_parent_process_death_signal(Some(Signal::KILL));

@@ -356,6 +356,17 @@ pub fn set_time_offsets(offsets: &[u8]) -> rustix::io::Result<()> {
     write_all(&file, offsets)
 }
 
+/// Sets the nice value of this process's scheduling autogroup (`man 7
+/// sched`): with autogroups, a new session competes with every other
+/// session as an equal, whatever its processes' own nice values, so a
+/// `nice kiln build` would lose its low priority at the builder's setsid.
+/// Writes nothing when autogroups are off (the file is absent or refuses).
+pub fn set_autogroup_nice(nice: &[u8]) -> rustix::io::Result<()> {
+    let flags = OFlags::WRONLY | OFlags::CLOEXEC;
+    let file = rustix::fs::open(c"/proc/self/autogroup", flags, Mode::empty())?;
+    write_all(&file, nice)
+}
+
 /// Brings the loopback interface up in a fresh network namespace.
 pub fn loopback_up() -> rustix::io::Result<()> {
     use rustix::net::{AddressFamily, SocketType, socket};

@@ -62,6 +62,9 @@ pub struct Prepared {
     /// `/proc/self/timens_offsets` contents when the clocks are moved (a
     /// time namespace is made then), else empty.
     pub timens_offsets: Vec<u8>,
+    /// The caller's nice value, as text, when it is above 0 (for the
+    /// builder session's autogroup), else empty.
+    pub autogroup_nice: Vec<u8>,
     /// The caller's pid: the outer process dies with it.
     pub parent: Pid,
     /// Where the child side reports (see [`super::child::Report`]).
@@ -73,6 +76,15 @@ pub struct Prepared {
     pub setup_as_root: bool,
     /// The builder's uid and gid inside.
     pub builder_ids: (u32, u32),
+}
+
+/// The caller's nice value when it runs below normal priority, as
+/// `/proc/self/autogroup` takes it.
+fn autogroup_nice() -> Vec<u8> {
+    match rustix::process::getpriority_process(None) {
+        Ok(nice) if nice > 0 => format!("{nice}\n").into_bytes(),
+        _ => Vec::new(),
+    }
 }
 
 /// The offsets of the monotonic and boot-time clocks in a time namespace
@@ -107,6 +119,7 @@ pub fn prepare(plan: &SandboxPlan, status: PipeWriter) -> Result<Prepared, Setup
         private_network: plan.private_network,
         umask: plan.umask,
         timens_offsets: timens_offsets(plan.clock_shift_secs),
+        autogroup_nice: autogroup_nice(),
         parent: rustix::process::getpid(),
         status,
         argument_area: argument_area(),

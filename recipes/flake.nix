@@ -6,6 +6,11 @@
 #   -> {
 #     inputs.<name>               the input's source tree (a store path)
 #     packages.<name>.<target>    one buildRustPackage derivation per target
+#                                 (buildRustUnits, from the plan `kiln lock`
+#                                 wrote to kiln-units/<name>.<target>.json,
+#                                 for a package with `units = true`)
+#     plans.<name>.<target>       the package's planning build (`kiln lock`
+#                                 builds it for `units = true`)
 #     images.<name>               an ociImage of a package's binaries, one
 #                                 platform per target, the binaries at /
 #     default                     the names of the default packages
@@ -63,29 +68,88 @@ let
   ) spec.inputs;
 
   package =
-    name: pkg:
+    plan: name: pkg:
     let
       source = inputs.${pkg.src};
       dir = if pkg.dir == "" then source else "${source}/${pkg.dir}";
       cargoLock = builtins.fromTOML (builtins.readFile "${dir}/Cargo.lock");
+      whole =
+        target:
+        recipes.buildRustPackage {
+          inherit
+            name
+            cargoLock
+            target
+            plan
+            ;
+          src = dir;
+          inherit (pkg)
+            package
+            bins
+            features
+            defaultFeatures
+            profile
+            settings
+            rustflags
+            ;
+        };
+      planFile = short: root + "/kiln-units/${name}.${short}.json";
+      # A plan holds what it was made from; evaluation refuses a stale one
+      # (kiln lock makes it again).
+      stale =
+        planned: target:
+        let
+          planning = recipes.buildRustPackage {
+            inherit name cargoLock target;
+            src = dir;
+            plan = true;
+            inherit (pkg)
+              package
+              bins
+              features
+              defaultFeatures
+              profile
+              settings
+              rustflags
+              ;
+          };
+          from = planned.madeFrom;
+          changedFiles = builtins.filter (
+            file:
+            !builtins.pathExists "${dir}/${file}"
+            || builtins.hashFile "sha256" "${dir}/${file}" != from.files.${file}
+          ) (builtins.attrNames from.files);
+        in
+        map (f: "${f} changed") changedFiles
+        ++ (if planning.cargoFlags != from.cargoFlags then [ "the cargo flags changed" ] else [ ])
+        ++ (if planning.profileEnv != from.profileEnv then [ "the profile settings changed" ] else [ ])
+        ++ (
+          if planning.extraRustflags != from.extraRustflags then [ "the rustc flags changed" ] else [ ]
+        )
+        ++ (if "${planning.toolchain}" != from.toolchain then [ "the toolchain changed" ] else [ ]);
+      perUnit =
+        short: target:
+        let
+          file = planFile short;
+          planned = builtins.fromJSON (builtins.readFile file);
+          reasons = stale planned target;
+        in
+        if !builtins.pathExists file then
+          throw "${name}.${short} is built one unit at a time (units = true), but kiln-units/${name}.${short}.json is missing: run `kiln lock` to plan it"
+        else if reasons != [ ] then
+          throw "kiln-units/${name}.${short}.json is stale (${builtins.concatStringsSep ", " reasons}): run `kiln lock` to plan ${name}.${short} again"
+        else
+          recipes.buildRustUnits {
+            inherit name cargoLock target;
+            src = dir;
+            plan = planned;
+          };
     in
     builtins.mapAttrs (
-      _short: target:
-      recipes.buildRustPackage {
-        inherit name cargoLock target;
-        src = dir;
-        inherit (pkg)
-          package
-          bins
-          features
-          defaultFeatures
-          profile
-          settings
-          rustflags
-          ;
-      }
+      short: target: if !plan && (pkg.units or false) then perUnit short target else whole target
     ) pkg.targets;
-  packages = builtins.mapAttrs package spec.packages;
+  packages = builtins.mapAttrs (package false) spec.packages;
+  plans = builtins.mapAttrs (package true) spec.packages;
 
   architectures = {
     x86_64 = "amd64";
@@ -122,7 +186,7 @@ let
     };
 in
 {
-  inherit inputs packages;
+  inherit inputs packages plans;
   images = builtins.mapAttrs image (spec.images or { });
   inherit (spec) default;
 }

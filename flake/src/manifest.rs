@@ -185,6 +185,9 @@ pub struct Package {
     pub settings: BTreeMap<String, String>,
     /// Extra rustc flags.
     pub rustflags: Vec<String>,
+    /// Whether to build one derivation per cargo unit, from the plans
+    /// `kiln lock` writes under `kiln-units/` (docs/flake.md).
+    pub units: bool,
 }
 
 /// A package's preset: a bundle of settings.
@@ -290,6 +293,8 @@ struct RawPackage {
     strip: Option<Scalar>,
     #[serde(default)]
     rustflags: Vec<String>,
+    #[serde(default)]
+    units: bool,
 }
 
 /// Reads and checks `dir/flake.toml`.
@@ -603,6 +608,7 @@ fn package(raw: RawPackage) -> Result<Package, String> {
         profile,
         settings,
         rustflags,
+        units: raw.units,
     })
 }
 

@@ -42,6 +42,9 @@ pub struct Selected {
     pub target: String,
     /// Whether this is an image (`[images.NAME]`).
     pub image: bool,
+    /// Whether this is the package's planning build for the target (`kiln
+    /// lock` builds it for a package with `units = true`).
+    pub plan: bool,
 }
 
 impl Selected {
@@ -66,6 +69,7 @@ pub fn select(manifest: &Manifest, output: Option<&str>) -> Result<Vec<Selected>
                 package: name.clone(),
                 target: t.clone(),
                 image: false,
+                plan: false,
             })
             .collect()
     };
@@ -91,6 +95,7 @@ pub fn select(manifest: &Manifest, output: Option<&str>) -> Result<Vec<Selected>
             package: name.to_owned(),
             target: String::new(),
             image: true,
+            plan: false,
         }]);
     }
     let Some((name, package)) = manifest.packages.get_key_value(name) else {
@@ -117,6 +122,7 @@ pub fn select(manifest: &Manifest, output: Option<&str>) -> Result<Vec<Selected>
             package: name.clone(),
             target: short.to_owned(),
             image: false,
+            plan: false,
         }]),
         _ => Err(FlakeError::NoOutput(format!(
             "package `{name}` is not built for `{target}` (its targets: {})",

@@ -47,6 +47,7 @@ pub fn spec(
                 "profile": p.profile,
                 "settings": p.settings,
                 "rustflags": p.rustflags,
+                "units": p.units,
                 "targets": targets,
             }),
         );

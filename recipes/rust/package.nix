@@ -155,6 +155,8 @@ let
     + ''
       mkdir -p "$out/calls"
       env -0 > "$out/base-env"
+      # What the plan depends on besides the flags: checked at evaluation.
+      find . -name Cargo.toml -o -name Cargo.lock | LC_ALL=C sort | xargs sha256sum > "$out/manifests"
       printf '%s\0' src "$TMPDIR/src" vendor "$vendor" toolchain "$toolchain" zig "$zig" > "$out/paths"
       RUSTC_BOOTSTRAP=1 /usr/bin/cargo build --quiet --offline --locked $cargoFlags \
         -Z unstable-options --unit-graph > "$out/unit-graph.json"

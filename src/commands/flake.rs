@@ -282,5 +282,73 @@ pub fn lock(dir: &Path, update: Option<&[String]>) -> anyhow::Result<ExitCode> {
     } else {
         writeln!(err, "{} is up to date", path.display())?;
     }
+    drop(err);
+    plan_units(&flake.dir)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The directory under a flake that holds its per-crate plans.
+pub const UNITS_DIR: &str = "kiln-units";
+
+/// Plans every target of every package with `units = true`: builds its
+/// planning build (cargo's calls recorded, nothing compiled), turns the
+/// records into a plan checked against cargo's unit graph, and writes it
+/// to `kiln-units/<package>.<target>.json`, where evaluation reads it.
+#[expect(clippy::print_stderr, reason = "progress of kiln lock")]
+fn plan_units(dir: &Path) -> anyhow::Result<()> {
+    use clap::Parser as _;
+    #[derive(clap::Parser)]
+    struct Defaults {
+        #[command(flatten)]
+        store: super::store::StoreOptions,
+        #[command(flatten)]
+        build: super::realise::BuildFlags,
+    }
+    let flake = kiln_flake::load(dir)?;
+    let selected: Vec<kiln_flake::Selected> = flake
+        .manifest
+        .packages
+        .iter()
+        .filter(|(_, package)| package.units)
+        .flat_map(|(name, package)| {
+            package.targets.iter().map(|target| kiln_flake::Selected {
+                package: name.clone(),
+                target: target.clone(),
+                image: false,
+                plan: true,
+            })
+        })
+        .collect();
+    if selected.is_empty() {
+        return Ok(());
+    }
+    let labels: Vec<String> = selected.iter().map(kiln_flake::Selected::label).collect();
+    eprintln!("planning the per-crate builds of {}", labels.join(", "));
+    let defaults = Defaults::parse_from(["kiln"]);
+    let mut flags = defaults.build;
+    flags.quiet = true;
+    let store = std::sync::Arc::new(defaults.store.open()?);
+    let built = super::flake_build::instantiate_selected(flake, selected, &store, &flags, false)?;
+    let outputs = match super::flake_build::realise_built(&store, &built, &flags, false)? {
+        Ok(outputs) => outputs,
+        Err(_) => anyhow::bail!("the planning builds failed; kiln-units/ is unchanged"),
+    };
+    let units_dir = dir.join(UNITS_DIR);
+    fs_err::create_dir_all(&units_dir)?;
+    for (b, output) in built.iter().zip(&outputs) {
+        let label = b.selected.label();
+        let records = kiln_units::Records::read(&store.physical(output))
+            .with_context(|| format!("cannot read the planning build of {label}"))?;
+        let plan = kiln_units::plan(&records).with_context(|| format!("cannot plan {label}"))?;
+        let file = units_dir.join(format!("{}.{}.json", b.selected.package, b.selected.target));
+        let partial = file.with_extension("json.partial");
+        fs_err::write(&partial, serde_json::to_string_pretty(&plan)? + "\n")?;
+        fs_err::rename(&partial, &file)?;
+        eprintln!(
+            "planned {label}: {} -> {}",
+            kiln_units::plan::summary(&plan, &records.graph),
+            file.display()
+        );
+    }
+    Ok(())
 }

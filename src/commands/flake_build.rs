@@ -69,6 +69,19 @@ pub fn instantiate_flake(
 ) -> anyhow::Result<Vec<Built>> {
     let flake = kiln_flake::load(&reference.dir)?;
     let selected = kiln_flake::reference::select(&flake.manifest, reference.output.as_deref())?;
+    instantiate_selected(flake, selected, store, flags, offline)
+}
+
+/// Evaluates `flake` and instantiates the given selections; the fetched
+/// inputs they use are realised on the way (or, `offline`, must be in the
+/// store already).
+pub fn instantiate_selected(
+    flake: Flake,
+    selected: Vec<Selected>,
+    store: &Arc<Store>,
+    flags: &BuildFlags,
+    offline: bool,
+) -> anyhow::Result<Vec<Built>> {
     let instantiated = {
         let store = Arc::clone(store);
         let flags = flags.clone();
@@ -241,6 +254,8 @@ fn instantiate(
     for s in selected {
         let path = if s.image {
             format!("images.{}", s.package)
+        } else if s.plan {
+            format!("plans.{}.{}", s.package, s.target)
         } else {
             format!("packages.{}.{}", s.package, s.target)
         };
@@ -301,6 +316,7 @@ mod tests {
             package: "rg".into(),
             target: "aarch64".into(),
             image: false,
+            plan: false,
         };
         assert_eq!(
             link_name(Path::new("result"), &s, false),
@@ -314,6 +330,7 @@ mod tests {
             package: "image".into(),
             target: String::new(),
             image: true,
+            plan: false,
         };
         assert_eq!(
             link_name(Path::new("result"), &image, true),

@@ -34,6 +34,27 @@ pub struct Plan {
     pub units: Vec<Unit>,
     /// The units asked for (the binaries).
     pub roots: Vec<usize>,
+    /// What the plan was made from, for evaluation to tell a stale plan:
+    /// the SHA-256 of each Cargo.toml and Cargo.lock (`files`), and the
+    /// planning build's cargo flags, profile settings, extra rustc flags
+    /// and toolchain.
+    pub made_from: MadeFrom,
+}
+
+/// See [`Plan::made_from`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MadeFrom {
+    /// SHA-256 (base16) by path relative to the source tree's top.
+    pub files: BTreeMap<String, String>,
+    /// `cargoFlags` of the build.
+    pub cargo_flags: String,
+    /// `profileEnv` of the build.
+    pub profile_env: String,
+    /// `extraRustflags` of the build.
+    pub extra_rustflags: String,
+    /// The toolchain's store path.
+    pub toolchain: String,
 }
 
 /// The package a unit belongs to.
@@ -198,10 +219,18 @@ pub fn plan(records: &Records) -> Result<Plan, PlanError> {
         };
         units.push(planned);
     }
+    let var = |name: &str| records.base_env.get(name).cloned().unwrap_or_default();
     Ok(Plan {
         version: VERSION,
         units,
         roots: graph.roots.clone(),
+        made_from: MadeFrom {
+            files: records.manifests.clone(),
+            cargo_flags: var("cargoFlags"),
+            profile_env: var("profileEnv"),
+            extra_rustflags: var("extraRustflags"),
+            toolchain: records.paths.get("toolchain").cloned().unwrap_or_default(),
+        },
     })
 }
 

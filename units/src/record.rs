@@ -49,6 +49,9 @@ pub struct Records {
     pub paths: BTreeMap<String, String>,
     /// cargo's unit graph for the same command.
     pub graph: UnitGraph,
+    /// The SHA-256 of every Cargo.toml and Cargo.lock of the source tree,
+    /// by path relative to its top.
+    pub manifests: BTreeMap<String, String>,
 }
 
 impl Records {
@@ -79,6 +82,17 @@ impl Records {
             .chunks(2)
             .map(|pair| (pair[0].clone(), pair[1].clone()))
             .collect();
+        let manifests_file = dir.join("manifests");
+        let mut manifests = BTreeMap::new();
+        for line in read_text(&manifests_file)?.lines() {
+            let Some((hash, path)) = line.split_once("  ") else {
+                return Err(PlanError::Record {
+                    path: manifests_file,
+                    reason: format!("`{line}` is not `sha256sum` output"),
+                });
+            };
+            manifests.insert(path.trim_start_matches("./").to_owned(), hash.to_owned());
+        }
         let calls = dir.join("calls");
         let mut names: Vec<String> = fs_err::read_dir(&calls)
             .map_err(|e| io(&calls, e))?
@@ -121,6 +135,7 @@ impl Records {
             base_env,
             paths,
             graph,
+            manifests,
         })
     }
 }

@@ -92,8 +92,16 @@ fn every_unit_of_the_graph_gets_cargos_own_call() {
     assert!(externs[0].starts_with(&format!("csum_sys=@{{unit:{csum}}}/libcsum_sys-")));
     assert!(externs[1].starts_with(&format!("macros=@{{unit:{macros}}}/libmacros-")));
     assert!(env["OUT_DIR"].starts_with("@{unit:") && env["OUT_DIR"].ends_with("}/out"));
-    let text = serde_json::to_string(&plan).unwrap();
+    let text = serde_json::to_string(&plan.units).unwrap();
     assert!(!text.contains("/nix/store/"), "a store path is left");
+    assert_eq!(plan.made_from.files.len(), 5, "{:?}", plan.made_from.files);
+    assert!(plan.made_from.files.contains_key("app/Cargo.toml"));
+    assert!(
+        plan.made_from
+            .cargo_flags
+            .contains("--target x86_64-unknown-linux-musl")
+    );
+    let text = serde_json::to_string(&plan).unwrap();
     // The -sys crate's run knows its `links`; cargo's jobs are not fixed.
     let links: Vec<&Unit> = plan
         .units

@@ -107,6 +107,34 @@ start=$(date +%s)
 "$kiln" build --quiet --vary all --no-link "$fx#app" >/dev/null 2>"$links/check.log" || { cat "$links/check.log" >&2; fail "--vary all: the fixture's rebuild differs"; }
 echo "checked the fixture's binaries (rebuilt with every variation, identical) in $(( $(date +%s) - start )) s"
 
+# One derivation per cargo unit (units = true): `kiln lock` records cargo's
+# own calls in a planning build and checks them against cargo's unit graph;
+# the per-unit build's binaries are byte-identical to the whole-project
+# build's, on both targets. A changed manifest makes the plan stale.
+start=$(date +%s)
+fxu=$links/units-flake
+rm -rf "$fxu" && cp -r "$fx" "$fxu"
+cat >> "$fxu/flake.toml" <<'TOML'
+
+[packages.app-units]
+package = "app"
+bins = ["app"]
+features = ["shout"]
+panic = "abort"
+lto = "fat"
+units = true
+TOML
+"$kiln" lock "$fxu" 2>"$links/units-lock.log" || { cat "$links/units-lock.log" >&2; fail "kiln lock could not plan the per-unit build"; }
+grep -q "planned app-units.aarch64: 10 units (8 rustc calls, 2 build-script runs), 10 dependency edges, all as in cargo's unit graph" "$links/units-lock.log" || fail "the plan is not what cargo's unit graph says: $(cat "$links/units-lock.log")"
+"$kiln" build --quiet -o "$links/units" "$fxu#app-units" >/dev/null || fail "the per-unit build of the fixture failed"
+for target in x86_64 aarch64; do
+  [ "$(sha256sum < "$links/units-$target/bin/app")" = "$(sha256sum < "$links/app-$target/bin/app")" ] || fail "the per-unit $target app differs from the whole-project build's"
+done
+echo "# an edit" >> "$fxu/app/Cargo.toml"
+if out=$("$kiln" build --dry-run "$fxu#app-units" 2>&1); then fail "a stale plan was used"; fi
+echo "$out" | grep -q "app-units.[a-z0-9_]*.json is stale (app/Cargo.toml changed): run \`kiln lock\`" || fail "the stale plan's error: $out"
+echo "built the fixture one cargo unit at a time (plans checked against cargo's unit graph; binaries identical to the whole-project build's) in $(( $(date +%s) - start )) s"
+
 # A build that fails shows the compiler's error for the failing crate.
 if broken=$("$kiln" build --no-link "$fx#broken" 2>&1); then fail "the broken package built"; fi
 echo "$broken" | grep -q "error: the fixture's \`broken\` feature is on" || fail "the compiler's error is not shown: $broken"
@@ -244,4 +272,4 @@ podman load -q -i "$art/app.tar" >/dev/null || fail "podman could not load the e
 [ "$(podman run --rm --network none localhost/kiln-app:exported)" = "$(printf "$want" x86_64)" ] || fail "the exported image's app printed something else"
 echo "pushed the image to docker-registry (same digest, nothing written the second time, verified from the registry, a relabelled one refused); podman ran it (app --version) and the exported docker archive"
 
-echo "toolchain test: hello and the fixture workspace static, reference-free, running and reproducible (--vary all) for both targets; an offline rebuild of everything from a sources-only bundle in a fresh store, in a network namespace; verify and provenance; an OCI image, pushed to a registry and run by podman; a failing build shows the compiler's error; the sandbox shows the root filesystem's /usr; zig compiles C for the host"
+echo "toolchain test: hello and the fixture workspace static, reference-free, running and reproducible (--vary all) for both targets, and the same when built one cargo unit at a time; an offline rebuild of everything from a sources-only bundle in a fresh store, in a network namespace; verify and provenance; an OCI image, pushed to a registry and run by podman; a failing build shows the compiler's error; the sandbox shows the root filesystem's /usr; zig compiles C for the host"

@@ -44,9 +44,9 @@ start=$(now)
 "$kiln" build --json -o "$work/result" "$flake#$package" >/dev/null 2>"$work/cold.jsonl"
 kiln_cold=$(since "$start")
 echo "kiln cold build ($flake#$package, its targets side by side): $kiln_cold s"
-# Where the time went, from the build's own events (in seconds since kiln
-# started): evaluation until the plan, then each kind of derivation.
-python3 - "$work/cold.jsonl" <<'PY'
+# Where the time went, from the build's own events (in seconds since the
+# build started, after evaluation): each kind of derivation.
+python3 - "$work/cold.jsonl" "$kiln_cold" <<'PY'
 import json, sys
 events = []
 for line in open(sys.argv[1]):
@@ -54,26 +54,25 @@ for line in open(sys.argv[1]):
         events.append(json.loads(line))
     except ValueError:
         pass
-planned = next((e["time"] for e in events if e.get("event") == "planned"), 0.0)
 spans = {}
 for e in events:
     if e.get("event") in ("start", "finish"):
         spans.setdefault(e["drv"], {})[e["event"]] = e
 def kind(drv):
-    name = drv.rsplit("/", 1)[-1]
-    if name.endswith(".crate.drv"):
-        return "crate downloads"
-    if name.endswith("-vendor.drv"):
+    if spans[drv]["start"].get("kind") == "fetch":
+        return "downloads"
+    if drv.endswith("-vendor.drv"):
         return "vendor directory"
     if spans[drv]["start"].get("kind") == "builtin":
-        return "crate unpacks"
+        return "unpacks"
     return "package builds"
 groups = {}
 for drv, span in spans.items():
     if "start" in span and "finish" in span:
         groups.setdefault(kind(drv), []).append((span["start"]["time"], span["finish"]["time"], drv))
-print(f"  evaluation and planning: {planned:.1f} s")
-for name in ("crate downloads", "crate unpacks", "vendor directory", "package builds"):
+last = max((e["time"] for e in events if "time" in e), default=0.0)
+print(f"  outside the build's events (evaluation, links): {float(sys.argv[2]) - last:.1f} s")
+for name in ("downloads", "unpacks", "vendor directory", "package builds"):
     group = groups.get(name, [])
     if group:
         first = min(a for a, _, _ in group)

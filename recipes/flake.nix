@@ -73,15 +73,16 @@ let
       source = inputs.${pkg.src};
       dir = if pkg.dir == "" then source else "${source}/${pkg.dir}";
       cargoLock = builtins.fromTOML (builtins.readFile "${dir}/Cargo.lock");
+      # The whole-project build, or (planning) its planning build.
       whole =
-        target:
+        planning: target:
         recipes.buildRustPackage {
           inherit
             name
             cargoLock
             target
-            plan
             ;
+          plan = planning;
           src = dir;
           inherit (pkg)
             package
@@ -99,20 +100,7 @@ let
       stale =
         planned: target:
         let
-          planning = recipes.buildRustPackage {
-            inherit name cargoLock target;
-            src = dir;
-            plan = true;
-            inherit (pkg)
-              package
-              bins
-              features
-              defaultFeatures
-              profile
-              settings
-              rustflags
-              ;
-          };
+          planning = whole true target;
           from = planned.madeFrom;
           changedFiles = builtins.filter (
             file:
@@ -146,7 +134,7 @@ let
           };
     in
     builtins.mapAttrs (
-      short: target: if !plan && (pkg.units or false) then perUnit short target else whole target
+      short: target: if !plan && (pkg.units or false) then perUnit short target else whole plan target
     ) pkg.targets;
   packages = builtins.mapAttrs (package false) spec.packages;
   plans = builtins.mapAttrs (package true) spec.packages;

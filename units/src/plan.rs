@@ -155,15 +155,17 @@ pub fn plan(records: &Records) -> Result<Plan, PlanError> {
         }
     }
     // Each call to its unit.
-    let mut compile_of: Vec<Option<&CompileCall>> = vec![None; graph.units.len()];
+    let mut compile_of: Vec<Option<(&CompileCall, Parsed)>> =
+        (0..graph.units.len()).map(|_| None).collect();
     let mut run_of: Vec<Option<&RunCall>> = vec![None; graph.units.len()];
     for call in &records.compiles {
-        let key = compile_key(call)?;
+        let parsed = Parsed::of(call)?;
+        let key = compile_key(call, &parsed)?;
         let index = *by_key.get(&key).ok_or_else(|| PlanError::Unmatched {
             record: call.record.clone(),
             what: format!("a rustc call for {key}"),
         })?;
-        if compile_of[index].replace(call).is_some() {
+        if compile_of[index].replace((call, parsed)).is_some() {
             return Err(PlanError::Graph(format!(
                 "two rustc calls for unit {index} ({key})"
             )));
@@ -185,8 +187,7 @@ pub fn plan(records: &Records) -> Result<Plan, PlanError> {
     let mut files: BTreeMap<String, (usize, String)> = BTreeMap::new();
     let mut out_dirs: BTreeMap<String, usize> = BTreeMap::new();
     for index in 0..graph.units.len() {
-        if let Some(call) = compile_of[index] {
-            let parsed = Parsed::of(call)?;
+        if let Some((_, parsed)) = &compile_of[index] {
             for file in parsed.outputs() {
                 files.insert(format!("{}/{file}", parsed.out_dir), (index, file));
             }
@@ -200,17 +201,22 @@ pub fn plan(records: &Records) -> Result<Plan, PlanError> {
             )));
         }
     }
+    // Every OUT_DIR as its run's output, for the compilations that read one.
+    let run_outputs: Vec<(String, String)> = out_dirs
+        .iter()
+        .map(|(dir, run)| (dir.clone(), format!("@{{unit:{run}}}/out")))
+        .collect();
     let mut units = Vec::with_capacity(graph.units.len());
     for (index, unit) in graph.units.iter().enumerate() {
-        let planned = match (compile_of[index], run_of[index]) {
-            (Some(call), _) => compile_unit(
+        let planned = match (&compile_of[index], run_of[index]) {
+            (Some((call, parsed)), _) => compile_unit(
                 index,
                 unit,
-                call,
+                (call, parsed),
                 &records.base_env,
                 &paths,
                 &files,
-                &out_dirs,
+                (&out_dirs, &run_outputs),
             )?,
             (None, Some(call)) => run_unit(index, unit, call, &records.base_env, &paths, &files)?,
             (None, None) => {
@@ -249,6 +255,31 @@ struct Key {
     features: Vec<String>,
 }
 
+impl Key {
+    /// A key, its crate types and features in order and each feature once
+    /// (`a-b` and `a_b` are one variable to a build script).
+    fn new(
+        name: &str,
+        version: &str,
+        crate_name: String,
+        mut crate_types: Vec<String>,
+        platform: Option<String>,
+        mut features: Vec<String>,
+    ) -> Key {
+        crate_types.sort();
+        features.sort();
+        features.dedup();
+        Key {
+            name: name.to_owned(),
+            version: version.to_owned(),
+            crate_name,
+            crate_types,
+            platform,
+            features,
+        }
+    }
+}
+
 impl std::fmt::Display for Key {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
@@ -271,28 +302,22 @@ fn feature_key(feature: &str) -> String {
 fn graph_key(unit: &GraphUnit) -> Key {
     let (name, version) = unit.package();
     let run = unit.mode == "run-custom-build";
-    let mut features: Vec<String> = unit.features.iter().map(|f| feature_key(f)).collect();
-    features.sort();
-    // `a-b` and `a_b` are one variable to a build script.
-    features.dedup();
-    let mut crate_types = if run {
-        Vec::new()
+    let (crate_name, crate_types) = if run {
+        ("run".to_owned(), Vec::new())
     } else {
-        unit.target.crate_types.clone()
+        (
+            unit.target.name.replace('-', "_"),
+            unit.target.crate_types.clone(),
+        )
     };
-    crate_types.sort();
-    Key {
-        name,
-        version,
-        crate_name: if run {
-            "run".to_owned()
-        } else {
-            unit.target.name.replace('-', "_")
-        },
+    Key::new(
+        &name,
+        &version,
+        crate_name,
         crate_types,
-        platform: unit.platform.clone(),
-        features,
-    }
+        unit.platform.clone(),
+        unit.features.iter().map(|f| feature_key(f)).collect(),
+    )
 }
 
 fn required<'a>(
@@ -308,22 +333,15 @@ fn required<'a>(
         })
 }
 
-fn compile_key(call: &CompileCall) -> Result<Key, PlanError> {
-    let parsed = Parsed::of(call)?;
-    let mut features: Vec<String> = parsed.features.iter().map(|f| feature_key(f)).collect();
-    features.sort();
-    // `a-b` and `a_b` are one variable to a build script.
-    features.dedup();
-    let mut crate_types = parsed.crate_types.clone();
-    crate_types.sort();
-    Ok(Key {
-        name: required(&call.env, "CARGO_PKG_NAME", &call.record)?.to_owned(),
-        version: required(&call.env, "CARGO_PKG_VERSION", &call.record)?.to_owned(),
-        crate_name: parsed.crate_name.clone(),
-        crate_types,
-        platform: parsed.target.clone(),
-        features,
-    })
+fn compile_key(call: &CompileCall, parsed: &Parsed) -> Result<Key, PlanError> {
+    Ok(Key::new(
+        required(&call.env, "CARGO_PKG_NAME", &call.record)?,
+        required(&call.env, "CARGO_PKG_VERSION", &call.record)?,
+        parsed.crate_name.clone(),
+        parsed.crate_types.clone(),
+        parsed.target.clone(),
+        parsed.features.iter().map(|f| feature_key(f)).collect(),
+    ))
 }
 
 /// A run's key. Its platform is the target's when cargo put its `OUT_DIR`
@@ -332,22 +350,19 @@ fn run_key(call: &RunCall, src: &str) -> Result<Key, PlanError> {
     let triple = required(&call.env, "TARGET", &call.record)?;
     let out_dir = required(&call.env, "OUT_DIR", &call.record)?;
     let for_target = out_dir.starts_with(&format!("{src}/target/{triple}/"));
-    let mut features: Vec<String> = call
+    let features = call
         .env
         .keys()
         .filter_map(|k| k.strip_prefix("CARGO_FEATURE_").map(str::to_owned))
         .collect();
-    features.sort();
-    // `a-b` and `a_b` are one variable to a build script.
-    features.dedup();
-    Ok(Key {
-        name: required(&call.env, "CARGO_PKG_NAME", &call.record)?.to_owned(),
-        version: required(&call.env, "CARGO_PKG_VERSION", &call.record)?.to_owned(),
-        crate_name: "run".to_owned(),
-        crate_types: Vec::new(),
-        platform: for_target.then(|| triple.to_owned()),
+    Ok(Key::new(
+        required(&call.env, "CARGO_PKG_NAME", &call.record)?,
+        required(&call.env, "CARGO_PKG_VERSION", &call.record)?,
+        "run".to_owned(),
+        Vec::new(),
+        for_target.then(|| triple.to_owned()),
         features,
-    })
+    ))
 }
 
 /// What kiln reads from a rustc command line.
@@ -569,18 +584,12 @@ fn graph_deps(unit: &GraphUnit) -> BTreeSet<usize> {
 fn compile_unit(
     index: usize,
     unit: &GraphUnit,
-    call: &CompileCall,
+    (call, parsed): (&CompileCall, &Parsed),
     base: &BTreeMap<String, String>,
     paths: &Paths,
     files: &BTreeMap<String, (usize, String)>,
-    out_dirs: &BTreeMap<String, usize>,
+    (out_dirs, units): (&BTreeMap<String, usize>, &[(String, String)]),
 ) -> Result<Unit, PlanError> {
-    let parsed = Parsed::of(call)?;
-    // Placeholders for every OUT_DIR (a run's output).
-    let units: Vec<(String, String)> = out_dirs
-        .iter()
-        .map(|(dir, run)| (dir.clone(), format!("@{{unit:{run}}}/out")))
-        .collect();
     let mut deps = BTreeSet::new();
     let mut args = Vec::with_capacity(call.args.len());
     let mut iter = call.args.iter();
@@ -595,7 +604,7 @@ fn compile_unit(
                 let value = iter.next().cloned().unwrap_or_default();
                 if !value.starts_with("dependency=") {
                     args.push(arg.clone());
-                    args.push(paths.substitute(&value, &units));
+                    args.push(paths.substitute(&value, units));
                 }
             }
             "--extern" => {
@@ -614,7 +623,7 @@ fn compile_unit(
                 }
             }
             _ if arg.starts_with("-Ldependency=") => {}
-            _ => args.push(paths.substitute(arg, &units)),
+            _ => args.push(paths.substitute(arg, units)),
         }
     }
     if let Some(out_dir) = call.env.get("OUT_DIR") {
@@ -631,8 +640,8 @@ fn compile_unit(
             parsed.crate_name
         )));
     }
-    let env = own_env(&call.env, base, paths, &units);
-    let cwd = paths.substitute(&call.cwd, &units);
+    let env = own_env(&call.env, base, paths, units);
+    let cwd = paths.substitute(&call.cwd, units);
     let planned = Unit::Compile {
         package: package(unit, &call.env, &call.record, paths)?,
         crate_name: parsed.crate_name.clone(),

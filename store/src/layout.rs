@@ -175,6 +175,18 @@ impl Layout {
     pub fn history(&self) -> PathBuf {
         self.root.join("history")
     }
+
+    /// Returns the directory of early-cutoff records (one file per cutoff
+    /// key: the derivation built with that key and its outputs).
+    pub fn cutoff_keys(&self) -> PathBuf {
+        self.root.join("cutoff").join("keys")
+    }
+
+    /// Returns the directory of cached content ids of outputs that refer
+    /// to themselves.
+    pub fn cutoff_content(&self) -> PathBuf {
+        self.root.join("cutoff").join("content")
+    }
 }
 
 /// Returns the base name of the store object that an entry of `store/`

@@ -1,7 +1,7 @@
 //! Realising derivations end to end: `kiln build` and `kiln realise` on
 //! graphs of busybox builders in a scratch store, `kiln log`,
 //! `kiln why-depends`, failures, `--keep-going`, Ctrl-C, `--check` and
-//! `--rounds` ([`check`]), `kiln export`/`kiln import` ([`bundle`]), several processes on one store
+//! `--rounds` ([`check`]), early cutoff ([`cutoff`]), `kiln export`/`kiln import` ([`bundle`]), several processes on one store
 //! ([`concurrency`]), fetches over loopback ([`fetch`]), SIGKILL at random
 //! moments ([`crash`]) and agreement with Nix ([`interop`]).
 //!
@@ -18,6 +18,7 @@ mod bundle;
 mod check;
 mod concurrency;
 mod crash;
+mod cutoff;
 mod explain;
 pub mod fetch;
 mod graph;

@@ -196,14 +196,28 @@ pub fn realise_roots(
     Ok((graph, exit_code(&summary)))
 }
 
-/// Prints why each derivation built in the run was built (`--explain`).
+/// Prints why each derivation built in the run was built (`--explain`),
+/// and for one whose outputs were reused from an earlier build (early
+/// cutoff), which build.
 fn explain_built(store: &Store, summary: &Summary, mode: Mode) -> anyhow::Result<()> {
     let mut err = std::io::stderr().lock();
     for drv in &summary.built {
-        let reason = super::why_rebuilt::reason(store, drv)?;
+        let mut reason = super::why_rebuilt::reason(store, drv)?;
+        let earlier = summary
+            .reused
+            .iter()
+            .find(|(reused, _)| reused == drv)
+            .map(|(_, earlier)| earlier);
+        if let Some(earlier) = earlier {
+            reason.push_str(&format!(
+                "; not built: its inputs have the same contents as those of `{}`, so that build's outputs were reused",
+                store.display(earlier)
+            ));
+        }
         if mode == Mode::Json {
             let event = serde_json::json!({
                 "event": "explain", "drv": store.display(drv), "reason": reason,
+                "reusedFrom": earlier.map(|earlier| store.display(earlier)),
             });
             writeln!(err, "{event}")?;
         } else {

@@ -308,9 +308,15 @@ impl Shared {
                 let _ = writeln!(err, "{verb} `{}`", self.show(drv));
             }
             Event::Finished {
-                drv, ran, elapsed, ..
+                drv,
+                ran,
+                reused_from,
+                elapsed,
+                ..
             } if plain => {
-                let how = if ran {
+                let how = if reused_from.is_some() {
+                    "reused an earlier build with the same inputs"
+                } else if ran {
                     "done"
                 } else if state.checked.contains(drv) {
                     "checked"
@@ -426,11 +432,13 @@ impl Shared {
                 drv,
                 kind,
                 ran,
+                reused_from,
                 bytes,
                 elapsed,
             } => json!({
                 "event": "finish", "time": time, "drv": self.show(drv), "kind": kind.as_str(),
-                "ran": ran, "bytes": bytes, "elapsed": elapsed.as_secs_f64(),
+                "ran": ran, "reusedFrom": reused_from.map(|earlier| self.show(earlier)),
+                "bytes": bytes, "elapsed": elapsed.as_secs_f64(),
             }),
             Event::Failed {
                 drv,
@@ -489,6 +497,7 @@ impl Shared {
             "event": "summary",
             "time": self.now(),
             "built": paths(&summary.built),
+            "reused": summary.reused.iter().map(|(p, _)| self.show(p)).collect::<Vec<_>>(),
             "builtins": paths(&summary.builtins),
             "fetched": summary.fetched,
             "fetchedBytes": summary.fetched_bytes,
@@ -527,7 +536,16 @@ fn running_line(running: &Running) -> String {
 
 /// The closing line: `built 12 derivations, fetched 3 (4.2 MiB) in 8.3s`.
 fn summary_line(summary: &Summary) -> String {
-    let mut parts = vec![format!("built {} derivations", summary.built.len())];
+    let reused = summary.reused.len();
+    let mut parts = vec![format!(
+        "built {} derivations",
+        summary.built.len() - reused.min(summary.built.len())
+    )];
+    if reused > 0 {
+        parts.push(format!(
+            "reused {reused} earlier builds with the same inputs"
+        ));
+    }
     if summary.fetched > 0 || summary.fetched_bytes > 0 {
         parts.push(format!(
             "fetched {} ({})",

@@ -41,6 +41,7 @@ use crate::store::{Store, StoreError};
 use crate::store_path::StorePath;
 
 use super::check::CheckReport;
+use super::cutoff;
 use super::diff::DiffError;
 use super::log::{LogError, LogWriter};
 use super::{PendingOutput, RegisterError, Registration};
@@ -175,7 +176,7 @@ impl RealiseError {
 }
 
 /// What realising one derivation did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Realised {
     /// What kind of job it is.
     pub kind: JobKind,
@@ -186,6 +187,10 @@ pub struct Realised {
     pub bytes: u64,
     /// How many times the derivation was built again and found identical.
     pub checks: u32,
+    /// When its outputs were copied from an earlier build whose inputs had
+    /// the same contents (early cutoff, [`super::cutoff`]): that build's
+    /// derivation. `ran` is then `true`, though no builder ran.
+    pub reused_from: Option<StorePath>,
 }
 
 /// Realises derivations in one store; shared by every job of a run.
@@ -244,6 +249,7 @@ impl Realiser {
             ran: false,
             bytes: 0,
             checks: 0,
+            reused_from: None,
         };
         let outputs = output_paths(&self.store, drv_path, drv)?;
         if self.all_valid(&outputs)? {
@@ -259,6 +265,35 @@ impl Realiser {
             kind,
         });
         let work = self.store.scratch_path(drv_path.name());
+        let cutoff_key = cutoff::key(&self.store, drv);
+        if let Some(earlier) = cutoff_key
+            .as_ref()
+            .and_then(|key| cutoff::lookup(&self.store, key, &outputs))
+            && let Some(pending) =
+                cutoff::copy_earlier(&self.store, &earlier, &outputs, &closure, &work)
+        {
+            let registered = self.store.register_outputs(
+                &pending,
+                Registration {
+                    candidates: &closure,
+                    deriver: Some(drv_path),
+                    locks: &locks,
+                },
+            );
+            let _ = remove_tree(&work);
+            registered?;
+            if let Some(key) = &cutoff_key {
+                let _ = cutoff::record(&self.store, key, drv_path, &outputs);
+            }
+            let _ = super::history::record(&self.store, drv_path);
+            return Ok(Realised {
+                kind,
+                ran: true,
+                bytes: 0,
+                checks: 0,
+                reused_from: Some(earlier.drv),
+            });
+        }
         let job = Job {
             drv_path,
             drv,
@@ -278,13 +313,18 @@ impl Realiser {
         let _ = remove_tree(&work);
         let bytes = result?;
         finished?;
-        // Advisory: a build whose history cannot be written still counts.
+        // Advisory: a build whose history or cutoff key cannot be written
+        // still counts.
         let _ = super::history::record(&self.store, drv_path);
+        if let Some(key) = &cutoff_key {
+            let _ = cutoff::record(&self.store, key, drv_path, &outputs);
+        }
         Ok(Realised {
             kind,
             ran: true,
             bytes,
             checks: 0,
+            reused_from: None,
         })
     }
 

@@ -31,6 +31,8 @@
 pub mod canonicalise;
 #[cfg(target_os = "linux")]
 pub mod check;
+#[cfg(target_os = "linux")]
+pub mod cutoff;
 pub mod diff;
 #[cfg(target_os = "linux")]
 pub mod explain;

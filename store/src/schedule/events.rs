@@ -79,6 +79,9 @@ pub enum Event<'a> {
         /// `false` when another process produced the outputs while this
         /// one waited for their locks (nothing was run here).
         ran: bool,
+        /// When the outputs were copied from an earlier build whose inputs
+        /// had the same contents (early cutoff): its derivation.
+        reused_from: Option<&'a StorePath>,
         /// Bytes downloaded (fetches only).
         bytes: u64,
         /// How long it took, lock waits included.

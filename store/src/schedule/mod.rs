@@ -83,6 +83,10 @@ pub struct Summary {
     pub fetched_bytes: u64,
     /// How many of `builtins` were downloads.
     pub fetched: usize,
+    /// Derivations not built because an earlier build (the second path)
+    /// had inputs with the same contents: its outputs were copied (early
+    /// cutoff). They are in `built` too.
+    pub reused: Vec<(StorePath, StorePath)>,
     /// Derivations another process realised while this one waited.
     pub done_elsewhere: Vec<StorePath>,
     /// Derivations built again and found identical to their registered
@@ -110,7 +114,10 @@ impl Summary {
             && !self.cancelled
     }
 
-    fn record(&mut self, drv: &StorePath, realised: Realised) {
+    fn record(&mut self, drv: &StorePath, realised: &Realised) {
+        if let Some(earlier) = &realised.reused_from {
+            self.reused.push((drv.clone(), earlier.clone()));
+        }
         if realised.checks > 0 {
             self.checked.push(drv.clone());
         }

@@ -141,11 +141,12 @@ impl Scheduler<'_> {
         match result {
             Ok(realised) => {
                 self.state[id] = State::Done;
-                self.summary.record(drv, realised);
+                self.summary.record(drv, &realised);
                 self.reporter.event(&Event::Finished {
                     drv,
                     kind: realised.kind,
                     ran: realised.ran,
+                    reused_from: realised.reused_from.as_ref(),
                     bytes: realised.bytes,
                     elapsed,
                 });

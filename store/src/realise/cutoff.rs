@@ -1,0 +1,467 @@
+//! Early cutoff: a derivation whose inputs have the same *contents* as
+//! those of a derivation built here before is not built again; its
+//! outputs are that build's outputs, copied to the new paths.
+//!
+//! Store paths are input-addressed: a derivation's output paths change
+//! whenever any input's path changes, even when the input's contents do
+//! not (a crate rebuilt byte for byte after an edit that did not touch it,
+//! a source tree whose unused files changed). Without cutoff everything
+//! downstream of such an input is rebuilt.
+//!
+//! The *cutoff key* of a derivation is its ATerm with every input
+//! derivation's output path replaced by that output's *content id* and
+//! its own output paths blanked, plus the sorted content ids of its
+//! inputs. A content id is the output's NAR hash, taken with the output's
+//! own hash part zeroed when it refers to itself (a build script's output
+//! names its own path), folded to 32 nixbase32 characters. Equal keys
+//! mean: the same builder, arguments and environment, run on inputs with
+//! the same bytes — in kiln's sandbox, the same build.
+//!
+//! After each sandboxed build, `ROOT/cutoff/keys/<key>` records the
+//! derivation and its outputs. Before a build, a recorded key whose
+//! outputs are still valid is reused: each output is copied to its new
+//! path (files by hard link, store files being read-only), the old output
+//! paths' hash parts in file contents, names and symlink targets replaced
+//! by the new ones, then registered as a build's output would be. An
+//! earlier output is reused only when every path it refers to is one of
+//! those outputs or in the new build's input closure; otherwise the
+//! derivation is built.
+//!
+//! All of this is advisory: a key that cannot be computed, a record that
+//! cannot be read or a copy that fails means the derivation is built.
+//! Fixed-output derivations and built-in builders are never reused (they
+//! are addressed by their contents already).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{self, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+use crate::derivation::Derivation;
+use crate::hash::{Hash, HashAlgo, Hasher, nixbase32};
+use crate::nar;
+use crate::schedule::graph::load_drv;
+use crate::store::Store;
+use crate::store_path::StorePath;
+
+use super::PendingOutput;
+
+/// The length of a store path's hash part.
+const HASH_PART: usize = 32;
+/// What a derivation's own output hash parts become in its key.
+const OWN_OUTPUT: &str = "00000000000000000000000000000000";
+
+/// A derivation's cutoff key (nixbase32 of a SHA-256).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Key(String);
+
+impl Key {
+    /// Returns the key's text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// An earlier build with the same key whose outputs are valid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Earlier {
+    /// Its derivation.
+    pub drv: StorePath,
+    /// Its outputs by name.
+    pub outputs: BTreeMap<String, StorePath>,
+}
+
+/// Returns the cutoff key of `drv`, or `None` when it cannot be reused
+/// (a fixed output, a built-in builder) or its key cannot be computed.
+pub fn key(store: &Store, drv: &Derivation) -> Option<Key> {
+    if drv.fixed_output().is_some() || crate::builtins::Builtins::is_builtin(&drv.builder) {
+        return None;
+    }
+    let mut ids: BTreeMap<String, String> = BTreeMap::new();
+    let mut inputs: Vec<String> = Vec::new();
+    for (input_drv, used) in &drv.input_drvs {
+        let input = load_drv(store, input_drv).ok()?;
+        for name in used {
+            let path = input.outputs.get(name)?.path.clone()?;
+            let id = content_id(store, &path)?;
+            inputs.push(format!("{id}-{}", path.name()));
+            ids.insert(path.hash_part().to_owned(), id);
+        }
+    }
+    inputs.sort();
+    let mut masked = drv.clone();
+    masked.input_drvs.clear();
+    for output in masked.outputs.values_mut() {
+        if let Some(path) = output.path.take() {
+            ids.insert(path.hash_part().to_owned(), OWN_OUTPUT.to_owned());
+        }
+    }
+    let mut text = replace_hash_parts(&masked.to_aterm(store.store_dir()), &ids);
+    for input in &inputs {
+        text.push('\n');
+        text.push_str(input);
+    }
+    Some(Key(nixbase32::encode(Hash::sha256(text).as_bytes())))
+}
+
+/// Returns the earlier build recorded under `key`, if its outputs are all
+/// still valid and named as `outputs` are.
+pub fn lookup(store: &Store, key: &Key, outputs: &[(String, StorePath)]) -> Option<Earlier> {
+    let text = std::fs::read_to_string(record_file(store, key)).ok()?;
+    let mut lines = text.lines();
+    let drv = StorePath::from_base_name(lines.next()?.strip_prefix("drv ")?).ok()?;
+    let mut earlier = BTreeMap::new();
+    for line in lines {
+        let (name, path) = line.strip_prefix("output ")?.split_once(' ')?;
+        earlier.insert(name.to_owned(), StorePath::from_base_name(path).ok()?);
+    }
+    let same_names = earlier.len() == outputs.len()
+        && outputs.iter().all(|(name, path)| {
+            earlier
+                .get(name)
+                .is_some_and(|old| old.name() == path.name() && old != path)
+        });
+    if !same_names {
+        return None;
+    }
+    for path in earlier.values() {
+        if !store.is_valid(path).ok()? {
+            return None;
+        }
+    }
+    Some(Earlier {
+        drv,
+        outputs: earlier,
+    })
+}
+
+/// Records that `drv`, whose key is `key`, built `outputs`.
+pub fn record(
+    store: &Store,
+    key: &Key,
+    drv: &StorePath,
+    outputs: &[(String, StorePath)],
+) -> io::Result<()> {
+    let mut text = format!("drv {}\n", drv.base_name());
+    for (name, path) in outputs {
+        text.push_str(&format!("output {name} {}\n", path.base_name()));
+    }
+    let file = record_file(store, key);
+    let dir = store.layout().cutoff_keys();
+    fs_err::create_dir_all(&dir)?;
+    let temp = dir.join(format!(".{}.{}", key.as_str(), std::process::id()));
+    fs_err::write(&temp, text)?;
+    fs_err::rename(&temp, &file)
+}
+
+/// Copies the earlier build's outputs to `outputs`' paths under `work`,
+/// ready to be registered; `None` when an earlier output refers to a path
+/// the new build could not refer to, or the copy fails (what was copied is
+/// then removed).
+pub fn copy_earlier(
+    store: &Store,
+    earlier: &Earlier,
+    outputs: &[(String, StorePath)],
+    closure: &BTreeSet<StorePath>,
+    work: &Path,
+) -> Option<Vec<PendingOutput>> {
+    let mut rewrites: Vec<([u8; HASH_PART], [u8; HASH_PART])> = Vec::new();
+    for (name, path) in outputs {
+        let old = earlier.outputs.get(name)?;
+        rewrites.push((hash_bytes(old)?, hash_bytes(path)?));
+    }
+    let olds: BTreeSet<&StorePath> = earlier.outputs.values().collect();
+    let mut self_referring = false;
+    for old in &olds {
+        for reference in store.db().references(old).ok()? {
+            if olds.contains(&reference) {
+                self_referring = true;
+            } else if !closure.contains(&reference) {
+                return None;
+            }
+        }
+    }
+    let rewriter = Rewriter {
+        pairs: if self_referring { rewrites } else { Vec::new() },
+    };
+    fs_err::create_dir_all(work).ok()?;
+    let mut pending = Vec::new();
+    for (name, path) in outputs {
+        let old = earlier.outputs.get(name)?;
+        let tmp = work.join(path.base_name());
+        if let Err(_error) = rewriter.copy_tree(&store.physical(old), &tmp) {
+            let _ = crate::store::cleanup::remove_tree(work);
+            return None;
+        }
+        pending.push(PendingOutput {
+            path: path.clone(),
+            tmp,
+            fixed: None,
+        });
+    }
+    Some(pending)
+}
+
+fn record_file(store: &Store, key: &Key) -> std::path::PathBuf {
+    store.layout().cutoff_keys().join(key.as_str())
+}
+
+fn hash_bytes(path: &StorePath) -> Option<[u8; HASH_PART]> {
+    path.hash_part().as_bytes().try_into().ok()
+}
+
+/// Replaces every occurrence of a key of `ids` (a hash part) in `text`.
+fn replace_hash_parts(text: &str, ids: &BTreeMap<String, String>) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while rest.len() >= HASH_PART {
+        let candidate = rest.get(..HASH_PART);
+        if let Some(id) = candidate.and_then(|c| ids.get(c)) {
+            out.push_str(id);
+            rest = &rest[HASH_PART..];
+            continue;
+        }
+        let mut chars = rest.chars();
+        if let Some(c) = chars.next() {
+            out.push(c);
+        }
+        rest = chars.as_str();
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Returns the content id of a valid path: its NAR hash, or for a path
+/// that refers to itself the hash of its NAR with its own hash part
+/// zeroed (cached in `ROOT/cutoff/content/`), folded to 20 bytes.
+fn content_id(store: &Store, path: &StorePath) -> Option<String> {
+    let (nar_hash, refers_to_itself) = {
+        let db = store.db();
+        let info = db.path_info(path).ok()??;
+        (info.nar_hash, info.references.contains(path))
+    };
+    let hash = if refers_to_itself {
+        self_free_hash(store, path)?
+    } else {
+        nar_hash
+    };
+    Some(nixbase32::encode(&hash.compress(20)))
+}
+
+/// The SHA-256 of `path`'s NAR with its hash part zeroed, cached.
+fn self_free_hash(store: &Store, path: &StorePath) -> Option<Hash> {
+    let cache = store.layout().cutoff_content().join(path.base_name());
+    if let Some(hash) = std::fs::read_to_string(&cache)
+        .ok()
+        .and_then(|text| Hash::parse(text.trim(), Some(HashAlgo::Sha256)).ok())
+    {
+        return Some(hash);
+    }
+    let zero = [b'0'; HASH_PART];
+    let mut writer = RewritingWriter::new(Hasher::new(HashAlgo::Sha256), hash_bytes(path)?, zero);
+    nar::dump(&store.physical(path), &mut writer).ok()?;
+    let hash = writer.finish().ok()?.finish();
+    let dir = store.layout().cutoff_content();
+    if fs_err::create_dir_all(&dir).is_ok() {
+        let temp = dir.join(format!(".{}.{}", path.base_name(), std::process::id()));
+        if fs_err::write(&temp, hash.to_sri()).is_ok() {
+            let _ = fs_err::rename(&temp, &cache);
+        }
+    }
+    Some(hash)
+}
+
+/// Copies trees, replacing hash parts.
+struct Rewriter {
+    /// (old, new) hash parts; empty: nothing to replace, files are linked.
+    pairs: Vec<([u8; HASH_PART], [u8; HASH_PART])>,
+}
+
+impl Rewriter {
+    fn rewrite(&self, bytes: &[u8]) -> Option<Vec<u8>> {
+        let mut out: Option<Vec<u8>> = None;
+        for (old, new) in &self.pairs {
+            let source = out.as_deref().unwrap_or(bytes);
+            if memchr::memmem::find(source, old).is_none() {
+                continue;
+            }
+            let mut replaced = Vec::with_capacity(source.len());
+            let mut rest = source;
+            while let Some(at) = memchr::memmem::find(rest, old) {
+                replaced.extend_from_slice(&rest[..at]);
+                replaced.extend_from_slice(new);
+                rest = &rest[at + HASH_PART..];
+            }
+            replaced.extend_from_slice(rest);
+            out = Some(replaced);
+        }
+        out
+    }
+
+    fn copy_tree(&self, from: &Path, to: &Path) -> io::Result<()> {
+        let meta = std::fs::symlink_metadata(from)?;
+        if meta.file_type().is_symlink() {
+            let target = std::fs::read_link(from)?;
+            let bytes = target.as_os_str().as_bytes();
+            let target = self.rewrite(bytes).unwrap_or_else(|| bytes.to_vec());
+            return std::os::unix::fs::symlink(std::ffi::OsStr::from_bytes(&target), to);
+        }
+        if meta.is_dir() {
+            fs_err::create_dir(to)?;
+            for entry in fs_err::read_dir(from)? {
+                let name = entry?.file_name();
+                let bytes = name.as_bytes();
+                let new_name = self.rewrite(bytes).unwrap_or_else(|| bytes.to_vec());
+                self.copy_tree(
+                    &from.join(&name),
+                    &to.join(std::ffi::OsStr::from_bytes(&new_name)),
+                )?;
+            }
+            return Ok(());
+        }
+        if !self.pairs.is_empty() {
+            let contents = fs_err::read(from)?;
+            if let Some(rewritten) = self.rewrite(&contents) {
+                fs_err::write(to, rewritten)?;
+                return fs_err::set_permissions(to, meta.permissions());
+            }
+        }
+        if std::fs::hard_link(from, to).is_err() {
+            fs_err::copy(from, to)?;
+        }
+        Ok(())
+    }
+}
+
+/// A writer that replaces one 32-byte string by another on the way
+/// through, across write boundaries.
+struct RewritingWriter<W> {
+    inner: W,
+    from: [u8; HASH_PART],
+    to: [u8; HASH_PART],
+    pending: Vec<u8>,
+}
+
+impl<W: Write> RewritingWriter<W> {
+    fn new(inner: W, from: [u8; HASH_PART], to: [u8; HASH_PART]) -> Self {
+        RewritingWriter {
+            inner,
+            from,
+            to,
+            pending: Vec::new(),
+        }
+    }
+
+    /// Writes what is held back and returns the inner writer.
+    fn finish(mut self) -> io::Result<W> {
+        self.replace_pending();
+        self.inner.write_all(&self.pending)?;
+        Ok(self.inner)
+    }
+
+    fn replace_pending(&mut self) {
+        let mut start = 0;
+        while let Some(at) = memchr::memmem::find(&self.pending[start..], &self.from) {
+            let at = start + at;
+            self.pending[at..at + HASH_PART].copy_from_slice(&self.to);
+            start = at + HASH_PART;
+        }
+    }
+}
+
+impl<W: Write> Write for RewritingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.pending.extend_from_slice(buf);
+        self.replace_pending();
+        // Keep back what could be the start of a match.
+        let keep = HASH_PART - 1;
+        if self.pending.len() > keep {
+            let ready = self.pending.len() - keep;
+            self.inner.write_all(&self.pending[..ready])?;
+            self.pending.drain(..ready);
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rewriting_writer_replaces_across_writes() {
+        let from = *b"abcdefghijklmnopqrstuvwxyz012345";
+        let to = [b'0'; HASH_PART];
+        let text =
+            b"x/nix/store/abcdefghijklmnopqrstuvwxyz012345-a abcdefghijklmnopqrstuvwxyz012345";
+        for split in 0..text.len() {
+            let mut writer = RewritingWriter::new(Vec::new(), from, to);
+            writer.write_all(&text[..split]).unwrap();
+            writer.write_all(&text[split..]).unwrap();
+            let out = writer.finish().unwrap();
+            assert_eq!(
+                out,
+                b"x/nix/store/00000000000000000000000000000000-a 00000000000000000000000000000000"
+                    .to_vec(),
+                "split at {split}"
+            );
+        }
+    }
+
+    #[test]
+    fn hash_parts_are_replaced_where_they_occur() {
+        let ids: BTreeMap<String, String> = [(
+            "abcdefghijklmnopqrstuvwxyz012345".to_owned(),
+            "ZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZ".to_owned(),
+        )]
+        .into();
+        let text = "é/nix/store/abcdefghijklmnopqrstuvwxyz012345-x:abcdefghijklmnopqrstuvwxyz01234";
+        assert_eq!(
+            replace_hash_parts(text, &ids),
+            "é/nix/store/ZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZ-x:abcdefghijklmnopqrstuvwxyz01234"
+        );
+    }
+
+    #[test]
+    fn a_rewriter_copies_links_and_replaces() {
+        let dir = tempfile::tempdir().unwrap();
+        let from = dir.path().join("from");
+        std::fs::create_dir_all(from.join("sub")).unwrap();
+        let old = *b"abcdefghijklmnopqrstuvwxyz012345";
+        let new = *b"ZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZ";
+        std::fs::write(from.join("plain"), b"nothing here").unwrap();
+        std::fs::write(
+            from.join("sub/self"),
+            b"-L /nix/store/abcdefghijklmnopqrstuvwxyz012345-x/out",
+        )
+        .unwrap();
+        std::os::unix::fs::symlink(
+            "/nix/store/abcdefghijklmnopqrstuvwxyz012345-x/out",
+            from.join("link"),
+        )
+        .unwrap();
+        let rewriter = Rewriter {
+            pairs: vec![(old, new)],
+        };
+        let to = dir.path().join("to");
+        rewriter.copy_tree(&from, &to).unwrap();
+        assert_eq!(std::fs::read(to.join("plain")).unwrap(), b"nothing here");
+        assert_eq!(
+            std::fs::read(to.join("sub/self")).unwrap(),
+            b"-L /nix/store/ZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZ-x/out"
+        );
+        assert_eq!(
+            std::fs::read_link(to.join("link")).unwrap(),
+            Path::new("/nix/store/ZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZ-x/out")
+        );
+        use std::os::unix::fs::MetadataExt;
+        assert_eq!(
+            std::fs::metadata(to.join("plain")).unwrap().ino(),
+            std::fs::metadata(from.join("plain")).unwrap().ino()
+        );
+    }
+}

@@ -66,24 +66,80 @@ let
   unit = i: elemAt units i;
   isRun = u: u.kind == "run";
 
-  # A package's sources: its crate's directory or the source tree.
+  # A package's crate (NAME-VERSION), or null for a workspace member.
   crateOf =
     u:
     let
       m = builtins.match "@\\{crate:(.*)}" u.package.dir;
     in
     if m == null then null else elemAt m 0;
+  # A crates.io package's unpacked crate.
   sourceOf =
     u:
     let
       c = crateOf u;
     in
-    if c == null then
-      replaceStrings [ "@{src}" ] [ "${src}" ] u.package.dir
-    else
-      crateDirs.${c} or (throw "${name}: the plan names the crate ${c}, which Cargo.lock does not");
+    crateDirs.${c} or (throw "${name}: the plan names the crate ${c}, which Cargo.lock does not");
   # What a path of the whole-project build shows as (after its remapping).
   shown = replaceStrings [ "@{src}" ] [ "/build/src" ];
+
+  # Each workspace member's units see a source tree of their own: the
+  # whole tree without the other members' directories, Cargo.lock and
+  # kiln's own files, at the same place. An edit of one member, or a
+  # Cargo.lock bump, then leaves the other members' trees byte for byte
+  # the same, and early cutoff (docs/architecture.md) reuses their units.
+  # A member reading another member's files fails to build (not found).
+  memberDir =
+    u:
+    let
+      d = replaceStrings [ "@{src}" ] [ "" ] u.package.dir;
+    in
+    if d == "" then "." else "." + d;
+  memberDirs = builtins.attrNames (
+    listToAttrs (
+      map (u: {
+        name = memberDir u;
+        value = true;
+      }) (filter (u: crateOf u == null) units)
+    )
+  );
+  memberSources = listToAttrs (
+    map (dir: {
+      name = dir;
+      value = memberSource dir;
+    }) memberDirs
+  );
+  memberSource =
+    dir:
+    let
+      # Another member is left out unless it holds this one.
+      others = filter (o: o != dir && o != "." && !(builtins.substring 0 (builtins.stringLength o + 1) dir == o + "/")) memberDirs;
+      leftOut = others ++ [
+        "./Cargo.lock"
+        "./flake.toml"
+        "./flake.lock"
+        "./kiln-units"
+      ];
+    in
+    derivation (
+      common
+      // {
+        name = "${name}-source${if dir == "." then "" else "-" + baseNameOf dir}";
+        inherit src;
+        excludes = concatStringsSep " " (map (o: "--exclude=${o}") leftOut);
+        args = [
+          "-euc"
+          ''
+            export PATH=/usr/bin:/bin
+            mkdir "$out"
+            tar -C "$src" --anchored $excludes --no-same-owner -cf - . | tar -C "$out" --no-same-owner -xf -
+          ''
+        ];
+      }
+    );
+  # The source tree a unit reads: its member's (no store path for a
+  # crates.io unit, whose sources are its crate's).
+  srcOf = u: if crateOf u == null then "${memberSources.${memberDir u}}" else "/build/src";
 
   # The transitive compilation units below each unit (the libraries rustc
   # looks up with -L dependency=), and the build-script runs among and
@@ -123,7 +179,7 @@ let
       ++ (if c == null then [ ] else [ "@{crate:${c}}" ])
       ++ map (j: "@{unit:${toString j}}") deps;
       to = [
-        "${src}"
+        (srcOf u)
         "${rust.toolchain}"
         "${zig}"
       ]
@@ -148,8 +204,9 @@ let
       outDirs = map (
         j: "${elemAt drvs j}/out=${shown (unit j).cargoOutDir}"
       ) (filter (j: isRun (unit j)) u.deps);
+      ownSrc = if c == null then [ "${srcOf u}=/build/src" ] else [ ];
     in
-    if isRun u || remapped then [ "${src}=/build/src" ] ++ own ++ outDirs else [ ];
+    if isRun u || remapped then ownSrc ++ own ++ outDirs else [ ];
 
   unitName =
     u:

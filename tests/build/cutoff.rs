@@ -9,7 +9,7 @@ use crate::util::run;
 
 /// `gen`'s output does not depend on `note`, so changing `note` rebuilds
 /// `gen` to the same bytes. `self` names its own path; `data` reads only
-/// `gen`'s data; `top` reads both; `named` writes `gen`'s path.
+/// `gen`'s data; `top` reads `self`'s; `named` writes `gen`'s path.
 const CHAIN: &str = r#"{ note ? "one", payload ? "same" }: rec {
   gen = mk { name = "gen"; inherit note; script = "mkdir $out; echo ${payload} > $out/data; echo $out > $out/self"; };
   data = mk { name = "data"; script = "cat $deps/data > $out"; deps = [ gen ]; };
@@ -55,22 +55,23 @@ fn outputs_of_a_build_with_the_same_input_contents_are_reused() {
     let top_before = fs_err::read(env.physical(&first[0]).join("all")).unwrap();
 
     // A change `gen`'s output does not show: `gen` is rebuilt (its
-    // variable changed), every other derivation but `named` (which names
-    // `gen`'s new path) is reused.
+    // variable changed), every other derivation is reused; `named` names
+    // `gen`'s new path.
     let (second, events) = env.build_ok(
         "chain.nix",
         &["-A", "all", "--explain", "--argstr", "note", "two"],
     );
     assert_ne!(second, first);
     assert_eq!(reused(&events, "-gen.drv"), [Value::Null]);
-    for name in ["-data.drv", "-self.drv", "-top.drv"] {
+    for name in ["-data.drv", "-self.drv", "-top.drv", "-named.drv"] {
         let from = reused(&events, name);
         assert!(
             from.len() == 1 && from[0].as_str().is_some_and(|d| d.ends_with(name)),
             "{name}: {from:?}"
         );
     }
-    assert_eq!(reused(&events, "-named.drv"), [Value::Null]);
+    let named = fs_err::read_to_string(env.physical(&second[1])).unwrap();
+    assert_eq!(named.trim(), out_path_with_note(&env, "gen", "two"));
     assert_eq!(
         fs_err::read(env.physical(&second[0]).join("all")).unwrap(),
         top_before
@@ -95,7 +96,7 @@ fn outputs_of_a_build_with_the_same_input_contents_are_reused() {
     );
     // A summary counts what was reused.
     let summary = events.iter().find(|e| e["event"] == "summary").unwrap();
-    assert_eq!(summary["reused"].as_array().unwrap().len(), 3, "{summary}");
+    assert_eq!(summary["reused"].as_array().unwrap().len(), 4, "{summary}");
     env.assert_verified();
 
     // The reused outputs are what a build makes: `--check` builds them
@@ -105,7 +106,7 @@ fn outputs_of_a_build_with_the_same_input_contents_are_reused() {
         "--no-link",
         "--check",
         "-A",
-        "top",
+        "all",
         "--argstr",
         "note",
         "two",

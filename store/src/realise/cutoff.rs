@@ -11,9 +11,12 @@
 //! The *cutoff key* of a derivation is its ATerm with every input
 //! derivation's output path replaced by that output's *content id* and
 //! its own output paths blanked, plus the sorted content ids of its
-//! inputs. A content id is the output's NAR hash, taken with the output's
-//! own hash part zeroed when it refers to itself (a build script's output
-//! names its own path), folded to 32 nixbase32 characters. Equal keys
+//! inputs. A content id is the output's NAR hash, folded to 32 nixbase32
+//! characters; for an output that refers to store paths, the NAR is hashed
+//! with its own hash part zeroed (a build script's output names its own
+//! path) and each other reference's hash part replaced by that
+//! reference's content id (a build script's output names the source tree
+//! it was run in). Equal keys
 //! mean: the same builder, arguments and environment, run on inputs with
 //! the same bytes — in kiln's sandbox, the same build.
 //!
@@ -24,7 +27,9 @@
 //! paths' hash parts in file contents, names and symlink targets replaced
 //! by the new ones, then registered as a build's output would be. An
 //! earlier output is reused only when every path it refers to is one of
-//! those outputs or in the new build's input closure; otherwise the
+//! those outputs, in the new build's input closure, or an earlier input
+//! whose contents the new build has at another path (rewritten to that
+//! path, as the new build would have written it); otherwise the
 //! derivation is built.
 //!
 //! All of this is advisory: a key that cannot be computed, a record that
@@ -51,14 +56,18 @@ const HASH_PART: usize = 32;
 /// What a derivation's own output hash parts become in its key.
 const OWN_OUTPUT: &str = "00000000000000000000000000000000";
 
-/// A derivation's cutoff key (nixbase32 of a SHA-256).
+/// A derivation's cutoff key (nixbase32 of a SHA-256), and the paths of
+/// its inputs by content (`<content id>-<name>`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Key(String);
+pub struct Key {
+    text: String,
+    inputs: BTreeMap<String, StorePath>,
+}
 
 impl Key {
     /// Returns the key's text.
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.text
     }
 }
 
@@ -69,6 +78,8 @@ pub struct Earlier {
     pub drv: StorePath,
     /// Its outputs by name.
     pub outputs: BTreeMap<String, StorePath>,
+    /// Its inputs' paths by content (`<content id>-<name>`).
+    pub inputs: BTreeMap<String, StorePath>,
 }
 
 /// Returns the cutoff key of `drv`, or `None` when it cannot be reused
@@ -78,17 +89,16 @@ pub fn key(store: &Store, drv: &Derivation) -> Option<Key> {
         return None;
     }
     let mut ids: BTreeMap<String, String> = BTreeMap::new();
-    let mut inputs: Vec<String> = Vec::new();
+    let mut inputs: BTreeMap<String, StorePath> = BTreeMap::new();
     for (input_drv, used) in &drv.input_drvs {
         let input = load_drv(store, input_drv).ok()?;
         for name in used {
             let path = input.outputs.get(name)?.path.clone()?;
             let id = content_id(store, &path)?;
-            inputs.push(format!("{id}-{}", path.name()));
-            ids.insert(path.hash_part().to_owned(), id);
+            ids.insert(path.hash_part().to_owned(), id.clone());
+            inputs.insert(format!("{id}-{}", path.name()), path);
         }
     }
-    inputs.sort();
     let mut masked = drv.clone();
     masked.input_drvs.clear();
     for output in masked.outputs.values_mut() {
@@ -97,11 +107,14 @@ pub fn key(store: &Store, drv: &Derivation) -> Option<Key> {
         }
     }
     let mut text = replace_hash_parts(&masked.to_aterm(store.store_dir()), &ids);
-    for input in &inputs {
+    for input in inputs.keys() {
         text.push('\n');
         text.push_str(input);
     }
-    Some(Key(nixbase32::encode(Hash::sha256(text).as_bytes())))
+    Some(Key {
+        text: nixbase32::encode(Hash::sha256(text).as_bytes()),
+        inputs,
+    })
 }
 
 /// Returns the earlier build recorded under `key`, if its outputs are all
@@ -111,9 +124,16 @@ pub fn lookup(store: &Store, key: &Key, outputs: &[(String, StorePath)]) -> Opti
     let mut lines = text.lines();
     let drv = StorePath::from_base_name(lines.next()?.strip_prefix("drv ")?).ok()?;
     let mut earlier = BTreeMap::new();
+    let mut inputs = BTreeMap::new();
     for line in lines {
-        let (name, path) = line.strip_prefix("output ")?.split_once(' ')?;
-        earlier.insert(name.to_owned(), StorePath::from_base_name(path).ok()?);
+        let (kind, rest) = line.split_once(' ')?;
+        let (name, path) = rest.split_once(' ')?;
+        let path = StorePath::from_base_name(path).ok()?;
+        match kind {
+            "output" => earlier.insert(name.to_owned(), path),
+            "input" => inputs.insert(name.to_owned(), path),
+            _ => return None,
+        };
     }
     let same_names = earlier.len() == outputs.len()
         && outputs.iter().all(|(name, path)| {
@@ -132,6 +152,7 @@ pub fn lookup(store: &Store, key: &Key, outputs: &[(String, StorePath)]) -> Opti
     Some(Earlier {
         drv,
         outputs: earlier,
+        inputs,
     })
 }
 
@@ -146,6 +167,9 @@ pub fn record(
     for (name, path) in outputs {
         text.push_str(&format!("output {name} {}\n", path.base_name()));
     }
+    for (id, path) in &key.inputs {
+        text.push_str(&format!("input {id} {}\n", path.base_name()));
+    }
     let file = record_file(store, key);
     let dir = store.layout().cutoff_keys();
     fs_err::create_dir_all(&dir)?;
@@ -158,32 +182,43 @@ pub fn record(
 /// ready to be registered; `None` when an earlier output refers to a path
 /// the new build could not refer to, or the copy fails (what was copied is
 /// then removed).
+///
+/// An earlier output may refer to itself, to its sibling outputs, to
+/// paths in the new build's input closure, and to an input of the earlier
+/// build whose contents the new build has as an input at another path:
+/// those references are rewritten to the new paths, as the new build
+/// would have written them.
 pub fn copy_earlier(
     store: &Store,
+    key: &Key,
     earlier: &Earlier,
     outputs: &[(String, StorePath)],
     closure: &BTreeSet<StorePath>,
     work: &Path,
 ) -> Option<Vec<PendingOutput>> {
-    let mut rewrites: Vec<([u8; HASH_PART], [u8; HASH_PART])> = Vec::new();
+    let mut moved: BTreeMap<&StorePath, &StorePath> = BTreeMap::new();
     for (name, path) in outputs {
-        let old = earlier.outputs.get(name)?;
-        rewrites.push((hash_bytes(old)?, hash_bytes(path)?));
+        moved.insert(earlier.outputs.get(name)?, path);
     }
-    let olds: BTreeSet<&StorePath> = earlier.outputs.values().collect();
-    let mut self_referring = false;
-    for old in &olds {
+    for (id, old) in &earlier.inputs {
+        if let Some(new) = key.inputs.get(id) {
+            moved.entry(old).or_insert(new);
+        }
+    }
+    let mut pairs: Vec<([u8; HASH_PART], [u8; HASH_PART])> = Vec::new();
+    for old in earlier.outputs.values() {
         for reference in store.db().references(old).ok()? {
-            if olds.contains(&reference) {
-                self_referring = true;
+            if let Some(new) = moved.get(&reference) {
+                let pair = (hash_bytes(&reference)?, hash_bytes(new)?);
+                if pair.0 != pair.1 && !pairs.contains(&pair) {
+                    pairs.push(pair);
+                }
             } else if !closure.contains(&reference) {
                 return None;
             }
         }
     }
-    let rewriter = Rewriter {
-        pairs: if self_referring { rewrites } else { Vec::new() },
-    };
+    let rewriter = Rewriter { pairs };
     fs_err::create_dir_all(work).ok()?;
     let mut pending = Vec::new();
     for (name, path) in outputs {
@@ -231,40 +266,55 @@ fn replace_hash_parts(text: &str, ids: &BTreeMap<String, String>) -> String {
     out
 }
 
-/// Returns the content id of a valid path: its NAR hash, or for a path
-/// that refers to itself the hash of its NAR with its own hash part
-/// zeroed (cached in `ROOT/cutoff/content/`), folded to 20 bytes.
+/// Returns the content id of a valid path, folded to 20 bytes: its NAR
+/// hash when it refers to no store path; otherwise the hash of its NAR
+/// with its own hash part zeroed and each other reference's hash part
+/// replaced by that reference's content id (computed first, and cached in
+/// `ROOT/cutoff/content/`). Two outputs that differ only in the paths of
+/// references with the same contents have the same content id.
 fn content_id(store: &Store, path: &StorePath) -> Option<String> {
-    let (nar_hash, refers_to_itself) = {
-        let db = store.db();
-        let info = db.path_info(path).ok()??;
-        (info.nar_hash, info.references.contains(path))
-    };
-    let hash = if refers_to_itself {
-        self_free_hash(store, path)?
+    let info = store.db().path_info(path).ok()??;
+    let hash = if info.references.is_empty() {
+        info.nar_hash
     } else {
-        nar_hash
+        references_free_hash(store, &info)?
     };
     Some(nixbase32::encode(&hash.compress(20)))
 }
 
-/// The SHA-256 of `path`'s NAR with its hash part zeroed, cached.
-fn self_free_hash(store: &Store, path: &StorePath) -> Option<Hash> {
+/// The SHA-256 of a path's NAR with its references replaced as
+/// [`content_id`] says. Cached with the path's registration time and NAR
+/// hash: a path registered again (after a collection) is hashed again, and
+/// so are those referring to it, which were collected before it.
+fn references_free_hash(store: &Store, info: &crate::db::PathInfo) -> Option<Hash> {
+    let path = &info.path;
     let cache = store.layout().cutoff_content().join(path.base_name());
-    if let Some(hash) = std::fs::read_to_string(&cache)
-        .ok()
-        .and_then(|text| Hash::parse(text.trim(), Some(HashAlgo::Sha256)).ok())
-    {
-        return Some(hash);
+    let stamp = format!("{} {}", info.registration_time, info.nar_hash.to_sri());
+    let cached = std::fs::read_to_string(&cache).ok().and_then(|text| {
+        let (cached_stamp, hash) = text.trim().rsplit_once(' ')?;
+        (cached_stamp == stamp)
+            .then(|| Hash::parse(hash, Some(HashAlgo::Sha256)).ok())
+            .flatten()
+    });
+    if cached.is_some() {
+        return cached;
     }
-    let zero = [b'0'; HASH_PART];
-    let mut writer = RewritingWriter::new(Hasher::new(HashAlgo::Sha256), hash_bytes(path)?, zero);
+    let mut pairs = Vec::with_capacity(info.references.len());
+    for reference in &info.references {
+        let to: [u8; HASH_PART] = if reference == path {
+            [b'0'; HASH_PART]
+        } else {
+            content_id(store, reference)?.as_bytes().try_into().ok()?
+        };
+        pairs.push((hash_bytes(reference)?, to));
+    }
+    let mut writer = RewritingWriter::new(Hasher::new(HashAlgo::Sha256), pairs);
     nar::dump(&store.physical(path), &mut writer).ok()?;
     let hash = writer.finish().ok()?.finish();
     let dir = store.layout().cutoff_content();
     if fs_err::create_dir_all(&dir).is_ok() {
         let temp = dir.join(format!(".{}.{}", path.base_name(), std::process::id()));
-        if fs_err::write(&temp, hash.to_sri()).is_ok() {
+        if fs_err::write(&temp, format!("{stamp} {}\n", hash.to_sri())).is_ok() {
             let _ = fs_err::rename(&temp, &cache);
         }
     }
@@ -333,21 +383,19 @@ impl Rewriter {
     }
 }
 
-/// A writer that replaces one 32-byte string by another on the way
-/// through, across write boundaries.
+/// A writer that replaces 32-byte strings by others on the way through,
+/// across write boundaries.
 struct RewritingWriter<W> {
     inner: W,
-    from: [u8; HASH_PART],
-    to: [u8; HASH_PART],
+    pairs: Vec<([u8; HASH_PART], [u8; HASH_PART])>,
     pending: Vec<u8>,
 }
 
 impl<W: Write> RewritingWriter<W> {
-    fn new(inner: W, from: [u8; HASH_PART], to: [u8; HASH_PART]) -> Self {
+    fn new(inner: W, pairs: Vec<([u8; HASH_PART], [u8; HASH_PART])>) -> Self {
         RewritingWriter {
             inner,
-            from,
-            to,
+            pairs,
             pending: Vec::new(),
         }
     }
@@ -360,11 +408,13 @@ impl<W: Write> RewritingWriter<W> {
     }
 
     fn replace_pending(&mut self) {
-        let mut start = 0;
-        while let Some(at) = memchr::memmem::find(&self.pending[start..], &self.from) {
-            let at = start + at;
-            self.pending[at..at + HASH_PART].copy_from_slice(&self.to);
-            start = at + HASH_PART;
+        for (from, to) in &self.pairs {
+            let mut start = 0;
+            while let Some(at) = memchr::memmem::find(&self.pending[start..], from) {
+                let at = start + at;
+                self.pending[at..at + HASH_PART].copy_from_slice(to);
+                start = at + HASH_PART;
+            }
         }
     }
 }
@@ -399,7 +449,7 @@ mod tests {
         let text =
             b"x/nix/store/abcdefghijklmnopqrstuvwxyz012345-a abcdefghijklmnopqrstuvwxyz012345";
         for split in 0..text.len() {
-            let mut writer = RewritingWriter::new(Vec::new(), from, to);
+            let mut writer = RewritingWriter::new(Vec::new(), vec![(from, to)]);
             writer.write_all(&text[..split]).unwrap();
             writer.write_all(&text[split..]).unwrap();
             let out = writer.finish().unwrap();

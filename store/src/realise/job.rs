@@ -266,11 +266,10 @@ impl Realiser {
         });
         let work = self.store.scratch_path(drv_path.name());
         let cutoff_key = cutoff::key(&self.store, drv);
-        if let Some(earlier) = cutoff_key
-            .as_ref()
-            .and_then(|key| cutoff::lookup(&self.store, key, &outputs))
+        if let Some(key) = &cutoff_key
+            && let Some(earlier) = cutoff::lookup(&self.store, key, &outputs)
             && let Some(pending) =
-                cutoff::copy_earlier(&self.store, &earlier, &outputs, &closure, &work)
+                cutoff::copy_earlier(&self.store, key, &earlier, &outputs, &closure, &work)
         {
             let registered = self.store.register_outputs(
                 &pending,
@@ -282,9 +281,16 @@ impl Realiser {
             );
             let _ = remove_tree(&work);
             registered?;
-            if let Some(key) = &cutoff_key {
-                let _ = cutoff::record(&self.store, key, drv_path, &outputs);
+            // `kiln log` says where the outputs came from.
+            if let Ok(mut log) = LogWriter::create(&self.store, drv_path) {
+                let _ = writeln!(
+                    log,
+                    "not built: its inputs have the same contents as those of `{}`, whose outputs were reused",
+                    self.store.display(&earlier.drv)
+                );
+                let _ = log.finish();
             }
+            let _ = cutoff::record(&self.store, key, drv_path, &outputs);
             let _ = super::history::record(&self.store, drv_path);
             return Ok(Realised {
                 kind,

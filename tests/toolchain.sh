@@ -110,7 +110,8 @@ echo "checked the fixture's binaries (rebuilt with every variation, identical) i
 # One derivation per cargo unit (units = true): `kiln lock` records cargo's
 # own calls in a planning build and checks them against cargo's unit graph;
 # the per-unit build's binaries are byte-identical to the whole-project
-# build's, on both targets. A changed manifest makes the plan stale.
+# build's, on both targets; an edit of one member reuses the others' units
+# (early cutoff). A changed manifest makes the plan stale.
 start=$(date +%s)
 fxu=$links/units-flake
 rm -rf "$fxu" && cp -r "$fx" "$fxu"
@@ -130,10 +131,21 @@ grep -q "planned app-units.aarch64: 10 units (8 rustc calls, 2 build-script runs
 for target in x86_64 aarch64; do
   [ "$(sha256sum < "$links/units-$target/bin/app")" = "$(sha256sum < "$links/app-$target/bin/app")" ] || fail "the per-unit $target app differs from the whole-project build's"
 done
+# Early cutoff: after an edit of app's source, app's units are built again
+# and every unit of the other members (csum-sys's build script, its run,
+# its library; the proc-macro) is reused, not built; the binary is the
+# same.
+echo "// an edit of app alone" >> "$fxu/app/src/main.rs"
+"$kiln" build --json --explain -o "$links/units" "$fxu#app-units.x86_64" >/dev/null 2>"$links/units-edit.jsonl" || { cat "$links/units-edit.jsonl" >&2; fail "the per-unit build after an edit failed"; }
+reused=$(grep '"event":"finish"' "$links/units-edit.jsonl" | grep -v '"reusedFrom":null' | grep -o '[a-z0-9]*-[a-z_-]*-0.1.0-[a-z_-]*\.drv' | sed 's/^[a-z0-9]*-//' | sort -u | tr '\n' ' ')
+[ "$reused" = "csum-sys-0.1.0-build-script-run.drv csum-sys-0.1.0-build_script_build-host.drv csum-sys-0.1.0-csum_sys.drv macros-0.1.0-macros-host.drv " ] || fail "after an edit of app, the other members' units were not all reused: $reused"
+grep '"event":"finish"' "$links/units-edit.jsonl" | grep -q 'app-0.1.0-app.drv.*"reusedFrom":null' || fail "app's binary unit was not built after its edit"
+grep -q 'csum_sys`: .*not built: its inputs have the same contents' "$links/units-edit.jsonl" || fail "--explain does not say csum_sys was reused"
+[ "$(sha256sum < "$links/units-x86_64/bin/app")" = "$(sha256sum < "$links/app-x86_64/bin/app")" ] || fail "after an edit of a comment, the per-unit app differs"
 echo "# an edit" >> "$fxu/app/Cargo.toml"
 if out=$("$kiln" build --dry-run "$fxu#app-units" 2>&1); then fail "a stale plan was used"; fi
 echo "$out" | grep -q "app-units.[a-z0-9_]*.json is stale (app/Cargo.toml changed): run \`kiln lock\`" || fail "the stale plan's error: $out"
-echo "built the fixture one cargo unit at a time (plans checked against cargo's unit graph; binaries identical to the whole-project build's) in $(( $(date +%s) - start )) s"
+echo "built the fixture one cargo unit at a time (plans checked against cargo's unit graph; binaries identical to the whole-project build's; an edit of app reused the other members' units) in $(( $(date +%s) - start )) s"
 
 # A build that fails shows the compiler's error for the failing crate.
 if broken=$("$kiln" build --no-link "$fx#broken" 2>&1); then fail "the broken package built"; fi

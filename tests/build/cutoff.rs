@@ -30,14 +30,9 @@ fn reused(events: &[Value], name: &str) -> Vec<Value> {
 
 /// The output path of `ATTR` of chain.nix with `note = NOTE`.
 fn out_path_with_note(env: &Env, attr: &str, note: &str) -> String {
-    let expr = format!("((import ./chain.nix) {{ note = \"{note}\"; }}).{attr}.outPath");
-    let out = run(env.kiln().args(["eval", "-E", &expr]));
-    assert!(out.status.success(), "{}", describe(&out));
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .trim()
-        .trim_matches('"')
-        .to_owned()
+    env.eval_string(&format!(
+        "((import ./chain.nix) {{ note = \"{note}\"; }}).{attr}.outPath"
+    ))
 }
 
 fn started(events: &[Value], name: &str) -> bool {

@@ -125,8 +125,12 @@ in
     /// Evaluates `(import FILE).outPath` (or of attribute `attr`).
     pub fn out_path(&self, file: &str, attr: Option<&str>) -> String {
         let select = attr.map_or(String::new(), |a| format!(".{a}"));
-        let expr = format!("(import ./{file}){select}.outPath");
-        let out = run(self.kiln().args(["eval", "-E", &expr]));
+        self.eval_string(&format!("(import ./{file}){select}.outPath"))
+    }
+
+    /// Evaluates `expr`, a string, in this directory.
+    pub fn eval_string(&self, expr: &str) -> String {
+        let out = run(self.kiln().args(["eval", "-E", expr]));
         assert!(out.status.success(), "{}", describe(&out));
         String::from_utf8(out.stdout)
             .unwrap()

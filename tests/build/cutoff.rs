@@ -127,13 +127,20 @@ fn outputs_of_a_build_with_the_same_input_contents_are_reused() {
 }
 
 #[test]
-fn a_collected_earlier_build_is_not_reused() {
+fn a_collected_earlier_build_is_not_reused_and_its_record_goes() {
     need_sandbox!();
     let env = Env::new();
     env.nix("chain.nix", CHAIN);
     env.build_ok("chain.nix", &["-A", "data"]);
+    let cutoff = env.store_root().join("cutoff");
+    let count = |dir: &str| fs_err::read_dir(cutoff.join(dir)).map_or(0, Iterator::count);
+    assert_eq!(count("keys"), 2, "gen's and data's records");
+    assert_eq!(count("content"), 1, "gen refers to itself");
     let out = run(env.kiln().args(["gc"]));
     assert!(out.status.success(), "{}", describe(&out));
+    // Records of collected outputs are collected with them.
+    assert_eq!(count("keys"), 0);
+    assert_eq!(count("content"), 0);
     let (_, events) = env.build_ok("chain.nix", &["-A", "data", "--argstr", "note", "two"]);
     assert_eq!(reused(&events, "-data.drv"), [Value::Null]);
     assert!(started(&events, "data"));

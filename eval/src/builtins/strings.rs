@@ -88,8 +88,29 @@ fn replace_strings(m: &mut Machine, args: &[Value]) -> R {
     s.merge_context_into(&mut ctx);
     let text = s.as_str().as_bytes();
     let mut out: Vec<u8> = Vec::with_capacity(text.len());
+    // Without an empty pattern, only a byte that starts some pattern can
+    // start a match: the bytes between are copied in one go.
+    let any_empty = froms.iter().any(|f| f.as_str().is_empty());
+    let mut starts = [false; 256];
+    for f in &froms {
+        if let Some(&b) = f.as_str().as_bytes().first() {
+            starts[usize::from(b)] = true;
+        }
+    }
     let mut p = 0;
     while p <= text.len() {
+        if !any_empty {
+            let rest = text.get(p..).unwrap_or_default();
+            let skip = rest
+                .iter()
+                .position(|&b| starts[usize::from(b)])
+                .unwrap_or(rest.len());
+            out.extend_from_slice(&rest[..skip]);
+            p += skip;
+            if p == text.len() {
+                break;
+            }
+        }
         let hit = froms.iter().zip(tos.iter()).find(|(f, _)| {
             text.get(p..)
                 .is_some_and(|rest| rest.starts_with(f.as_str().as_bytes()))

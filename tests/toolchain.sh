@@ -137,10 +137,10 @@ done
 # same.
 echo "// an edit of app alone" >> "$fxu/app/src/main.rs"
 "$kiln" build --json --explain -o "$links/units" "$fxu#app-units.x86_64" >/dev/null 2>"$links/units-edit.jsonl" || { cat "$links/units-edit.jsonl" >&2; fail "the per-unit build after an edit failed"; }
-reused=$(grep '"event":"finish"' "$links/units-edit.jsonl" | grep -v '"reusedFrom":null' | grep -o '[a-z0-9]*-[a-z_-]*-0.1.0-[a-z_-]*\.drv' | sed 's/^[a-z0-9]*-//' | sort -u | tr '\n' ' ')
-[ "$reused" = "csum-sys-0.1.0-build-script-run.drv csum-sys-0.1.0-build_script_build-host.drv csum-sys-0.1.0-csum_sys.drv macros-0.1.0-macros-host.drv " ] || fail "after an edit of app, the other members' units were not all reused: $reused"
-grep '"event":"finish"' "$links/units-edit.jsonl" | grep -q 'app-0.1.0-app.drv.*"reusedFrom":null' || fail "app's binary unit was not built after its edit"
-grep -q 'csum_sys`: .*not built: its inputs have the same contents' "$links/units-edit.jsonl" || fail "--explain does not say csum_sys was reused"
+reused=$(grep '"event":"finish"' "$links/units-edit.jsonl" | grep -v '"reusedFrom":null' | grep -o '[a-z0-9]*-[a-z_-]*-0.1.0-[a-z0-9_-]*\.drv' | sed 's/^[a-z0-9]*-//' | LC_ALL=C sort -u | tr '\n' ' ')
+[ "$reused" = "csum-sys-0.1.0-build-script-run-x86_64.drv csum-sys-0.1.0-build_script_build-host.drv csum-sys-0.1.0-csum_sys-x86_64.drv macros-0.1.0-macros-host.drv " ] || fail "after an edit of app, the other members' units were not all reused: $reused"
+grep '"event":"finish"' "$links/units-edit.jsonl" | grep -q 'app-0.1.0-app-x86_64.drv.*"reusedFrom":null' || fail "app's binary unit was not built after its edit"
+grep -q 'csum_sys-x86_64`: .*not built: its inputs have the same contents' "$links/units-edit.jsonl" || fail "--explain does not say csum_sys was reused"
 [ "$(sha256sum < "$links/units-x86_64/bin/app")" = "$(sha256sum < "$links/app-x86_64/bin/app")" ] || fail "after an edit of a comment, the per-unit app differs"
 echo "# an edit" >> "$fxu/app/Cargo.toml"
 if out=$("$kiln" build --dry-run "$fxu#app-units" 2>&1); then fail "a stale plan was used"; fi

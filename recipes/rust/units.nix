@@ -212,9 +212,11 @@ let
     u:
     let
       what = if isRun u then "build-script-run" else u.crateName;
-      host = if u.platform == null then "-host" else "";
+      # The platform in the name: the history `--explain` reads is by
+      # name, so each target's unit is compared with that target's.
+      platform = if u.platform == null then "host" else elemAt (builtins.split "-" u.platform) 0;
     in
-    "${u.package.name}-${u.package.version}-${what}${host}";
+    "${u.package.name}-${u.package.version}-${what}-${platform}";
 
   common = {
     system = "x86_64-linux";

@@ -539,7 +539,7 @@ fn summary_line(summary: &Summary) -> String {
     let reused = summary.reused.len();
     let mut parts = vec![format!(
         "built {} derivations",
-        summary.built.len() - reused.min(summary.built.len())
+        summary.built.len().saturating_sub(reused)
     )];
     if reused > 0 {
         parts.push(format!(

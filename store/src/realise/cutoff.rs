@@ -39,13 +39,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, Write};
-use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::{Path, PathBuf};
 
 use crate::derivation::Derivation;
 use crate::hash::{Hash, HashAlgo, Hasher, nixbase32};
 use crate::nar;
-use crate::schedule::graph::load_drv;
 use crate::store::Store;
 use crate::store_path::StorePath;
 
@@ -82,22 +81,20 @@ pub struct Earlier {
     pub inputs: BTreeMap<String, StorePath>,
 }
 
-/// Returns the cutoff key of `drv`, or `None` when it cannot be reused
-/// (a fixed output, a built-in builder) or its key cannot be computed.
-pub fn key(store: &Store, drv: &Derivation) -> Option<Key> {
+/// Returns the cutoff key of `drv`, whose inputs (its sources and the
+/// used outputs of its input derivations, as the scheduler resolved them)
+/// are `inputs`; `None` when it cannot be reused (a fixed output, a
+/// built-in builder) or its key cannot be computed.
+pub fn key(store: &Store, drv: &Derivation, inputs: &BTreeSet<StorePath>) -> Option<Key> {
     if drv.fixed_output().is_some() || crate::builtins::Builtins::is_builtin(&drv.builder) {
         return None;
     }
     let mut ids: BTreeMap<String, String> = BTreeMap::new();
-    let mut inputs: BTreeMap<String, StorePath> = BTreeMap::new();
-    for (input_drv, used) in &drv.input_drvs {
-        let input = load_drv(store, input_drv).ok()?;
-        for name in used {
-            let path = input.outputs.get(name)?.path.clone()?;
-            let id = content_id(store, &path)?;
-            ids.insert(path.hash_part().to_owned(), id.clone());
-            inputs.insert(format!("{id}-{}", path.name()), path);
-        }
+    let mut by_content: BTreeMap<String, StorePath> = BTreeMap::new();
+    for path in inputs.difference(&drv.input_srcs) {
+        let id = content_id(store, path)?;
+        ids.insert(path.hash_part().to_owned(), id.clone());
+        by_content.insert(format!("{id}-{}", path.name()), path.clone());
     }
     let mut masked = drv.clone();
     masked.input_drvs.clear();
@@ -107,13 +104,13 @@ pub fn key(store: &Store, drv: &Derivation) -> Option<Key> {
         }
     }
     let mut text = replace_hash_parts(&masked.to_aterm(store.store_dir()), &ids);
-    for input in inputs.keys() {
+    for input in by_content.keys() {
         text.push('\n');
         text.push_str(input);
     }
     Some(Key {
         text: nixbase32::encode(Hash::sha256(text).as_bytes()),
-        inputs,
+        inputs: by_content,
     })
 }
 
@@ -121,39 +118,49 @@ pub fn key(store: &Store, drv: &Derivation) -> Option<Key> {
 /// still valid and named as `outputs` are.
 pub fn lookup(store: &Store, key: &Key, outputs: &[(String, StorePath)]) -> Option<Earlier> {
     let text = std::fs::read_to_string(record_file(store, key)).ok()?;
-    let mut lines = text.lines();
-    let drv = StorePath::from_base_name(lines.next()?.strip_prefix("drv ")?).ok()?;
-    let mut earlier = BTreeMap::new();
-    let mut inputs = BTreeMap::new();
-    for line in lines {
-        let (kind, rest) = line.split_once(' ')?;
-        let (name, path) = rest.split_once(' ')?;
-        let path = StorePath::from_base_name(path).ok()?;
-        match kind {
-            "output" => earlier.insert(name.to_owned(), path),
-            "input" => inputs.insert(name.to_owned(), path),
-            _ => return None,
-        };
-    }
-    let same_names = earlier.len() == outputs.len()
+    let earlier = Earlier::parse(&text)?;
+    let same_names = earlier.outputs.len() == outputs.len()
         && outputs.iter().all(|(name, path)| {
             earlier
+                .outputs
                 .get(name)
                 .is_some_and(|old| old.name() == path.name() && old != path)
         });
     if !same_names {
         return None;
     }
-    for path in earlier.values() {
+    for path in earlier.outputs.values() {
         if !store.is_valid(path).ok()? {
             return None;
         }
     }
-    Some(Earlier {
-        drv,
-        outputs: earlier,
-        inputs,
-    })
+    Some(earlier)
+}
+
+impl Earlier {
+    /// Reads a record: `drv <path>`, then `output <name> <path>` and
+    /// `input <content id>-<name> <path>` lines (base names).
+    fn parse(text: &str) -> Option<Earlier> {
+        let mut lines = text.lines();
+        let drv = StorePath::from_base_name(lines.next()?.strip_prefix("drv ")?).ok()?;
+        let mut earlier = BTreeMap::new();
+        let mut inputs = BTreeMap::new();
+        for line in lines {
+            let (kind, rest) = line.split_once(' ')?;
+            let (name, path) = rest.split_once(' ')?;
+            let path = StorePath::from_base_name(path).ok()?;
+            match kind {
+                "output" => earlier.insert(name.to_owned(), path),
+                "input" => inputs.insert(name.to_owned(), path),
+                _ => return None,
+            };
+        }
+        Some(Earlier {
+            drv,
+            outputs: earlier,
+            inputs,
+        })
+    }
 }
 
 /// Records that `drv`, whose key is `key`, built `outputs`.
@@ -170,12 +177,28 @@ pub fn record(
     for (id, path) in &key.inputs {
         text.push_str(&format!("input {id} {}\n", path.base_name()));
     }
-    let file = record_file(store, key);
-    let dir = store.layout().cutoff_keys();
-    fs_err::create_dir_all(&dir)?;
-    let temp = dir.join(format!(".{}.{}", key.as_str(), std::process::id()));
-    fs_err::write(&temp, text)?;
-    fs_err::rename(&temp, &file)
+    super::replace_file(&store.layout().cutoff_keys(), key.as_str(), &text)
+}
+
+/// Removes the records that name one of `dead` (deleted paths) as an
+/// output, and the cached content ids of `dead`. Advisory: what cannot be
+/// removed stays, and is ignored once its paths are invalid.
+pub fn prune(store: &Store, dead: &BTreeSet<StorePath>) {
+    for path in dead {
+        let _ = std::fs::remove_file(store.layout().cutoff_content().join(path.base_name()));
+    }
+    let Ok(records) = std::fs::read_dir(store.layout().cutoff_keys()) else {
+        return;
+    };
+    for record in records.flatten() {
+        let names_dead = std::fs::read_to_string(record.path())
+            .ok()
+            .and_then(|text| Earlier::parse(&text))
+            .is_some_and(|earlier| earlier.outputs.values().any(|path| dead.contains(path)));
+        if names_dead {
+            let _ = std::fs::remove_file(record.path());
+        }
+    }
 }
 
 /// Copies the earlier build's outputs to `outputs`' paths under `work`,
@@ -237,7 +260,7 @@ pub fn copy_earlier(
     Some(pending)
 }
 
-fn record_file(store: &Store, key: &Key) -> std::path::PathBuf {
+fn record_file(store: &Store, key: &Key) -> PathBuf {
     store.layout().cutoff_keys().join(key.as_str())
 }
 
@@ -311,13 +334,11 @@ fn references_free_hash(store: &Store, info: &crate::db::PathInfo) -> Option<Has
     let mut writer = RewritingWriter::new(Hasher::new(HashAlgo::Sha256), pairs);
     nar::dump(&store.physical(path), &mut writer).ok()?;
     let hash = writer.finish().ok()?.finish();
-    let dir = store.layout().cutoff_content();
-    if fs_err::create_dir_all(&dir).is_ok() {
-        let temp = dir.join(format!(".{}.{}", path.base_name(), std::process::id()));
-        if fs_err::write(&temp, format!("{stamp} {}\n", hash.to_sri())).is_ok() {
-            let _ = fs_err::rename(&temp, &cache);
-        }
-    }
+    let _ = super::replace_file(
+        &store.layout().cutoff_content(),
+        &path.base_name(),
+        &format!("{stamp} {}\n", hash.to_sri()),
+    );
     Some(hash)
 }
 
@@ -327,52 +348,51 @@ struct Rewriter {
     pairs: Vec<([u8; HASH_PART], [u8; HASH_PART])>,
 }
 
-impl Rewriter {
-    fn rewrite(&self, bytes: &[u8]) -> Option<Vec<u8>> {
-        let mut out: Option<Vec<u8>> = None;
-        for (old, new) in &self.pairs {
-            let source = out.as_deref().unwrap_or(bytes);
-            if memchr::memmem::find(source, old).is_none() {
-                continue;
-            }
-            let mut replaced = Vec::with_capacity(source.len());
-            let mut rest = source;
-            while let Some(at) = memchr::memmem::find(rest, old) {
-                replaced.extend_from_slice(&rest[..at]);
-                replaced.extend_from_slice(new);
-                rest = &rest[at + HASH_PART..];
-            }
-            replaced.extend_from_slice(rest);
-            out = Some(replaced);
+/// Replaces, in place, every occurrence of each pair's first hash part by
+/// its second, pair after pair; returns whether anything was replaced.
+fn replace_pairs(bytes: &mut [u8], pairs: &[([u8; HASH_PART], [u8; HASH_PART])]) -> bool {
+    let mut replaced = false;
+    for (from, to) in pairs {
+        let mut start = 0;
+        while let Some(at) = bytes
+            .get(start..)
+            .and_then(|rest| memchr::memmem::find(rest, from))
+        {
+            let at = start + at;
+            bytes[at..at + HASH_PART].copy_from_slice(to);
+            start = at + HASH_PART;
+            replaced = true;
         }
-        out
+    }
+    replaced
+}
+
+impl Rewriter {
+    /// `bytes` (a name or a link's target) with the hash parts replaced.
+    fn rewrite(&self, bytes: &[u8]) -> std::ffi::OsString {
+        let mut out = bytes.to_vec();
+        replace_pairs(&mut out, &self.pairs);
+        std::ffi::OsString::from_vec(out)
     }
 
     fn copy_tree(&self, from: &Path, to: &Path) -> io::Result<()> {
         let meta = std::fs::symlink_metadata(from)?;
         if meta.file_type().is_symlink() {
             let target = std::fs::read_link(from)?;
-            let bytes = target.as_os_str().as_bytes();
-            let target = self.rewrite(bytes).unwrap_or_else(|| bytes.to_vec());
-            return std::os::unix::fs::symlink(std::ffi::OsStr::from_bytes(&target), to);
+            return std::os::unix::fs::symlink(self.rewrite(target.as_os_str().as_bytes()), to);
         }
         if meta.is_dir() {
             fs_err::create_dir(to)?;
             for entry in fs_err::read_dir(from)? {
                 let name = entry?.file_name();
-                let bytes = name.as_bytes();
-                let new_name = self.rewrite(bytes).unwrap_or_else(|| bytes.to_vec());
-                self.copy_tree(
-                    &from.join(&name),
-                    &to.join(std::ffi::OsStr::from_bytes(&new_name)),
-                )?;
+                self.copy_tree(&from.join(&name), &to.join(self.rewrite(name.as_bytes())))?;
             }
             return Ok(());
         }
         if !self.pairs.is_empty() {
-            let contents = fs_err::read(from)?;
-            if let Some(rewritten) = self.rewrite(&contents) {
-                fs_err::write(to, rewritten)?;
+            let mut contents = fs_err::read(from)?;
+            if replace_pairs(&mut contents, &self.pairs) {
+                fs_err::write(to, contents)?;
                 return fs_err::set_permissions(to, meta.permissions());
             }
         }
@@ -408,14 +428,7 @@ impl<W: Write> RewritingWriter<W> {
     }
 
     fn replace_pending(&mut self) {
-        for (from, to) in &self.pairs {
-            let mut start = 0;
-            while let Some(at) = memchr::memmem::find(&self.pending[start..], from) {
-                let at = start + at;
-                self.pending[at..at + HASH_PART].copy_from_slice(to);
-                start = at + HASH_PART;
-            }
-        }
+        replace_pairs(&mut self.pending, &self.pairs);
     }
 }
 

@@ -23,12 +23,7 @@ pub fn record(store: &Store, drv: &StorePath) -> io::Result<()> {
     if let Some(last) = entries.first() {
         text.push_str(&format!("{}\n", last.base_name()));
     }
-    let dir = store.layout().history();
-    fs_err::create_dir_all(&dir)?;
-    let file = dir.join(drv.name());
-    let temp = dir.join(format!(".{}.{}", drv.name(), std::process::id()));
-    fs_err::write(&temp, text)?;
-    fs_err::rename(&temp, &file)
+    super::replace_file(&store.layout().history(), drv.name(), &text)
 }
 
 /// Returns the derivation of `drv`'s name built here before `drv`: the

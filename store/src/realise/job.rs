@@ -265,41 +265,6 @@ impl Realiser {
             kind,
         });
         let work = self.store.scratch_path(drv_path.name());
-        let cutoff_key = cutoff::key(&self.store, drv);
-        if let Some(key) = &cutoff_key
-            && let Some(earlier) = cutoff::lookup(&self.store, key, &outputs)
-            && let Some(pending) =
-                cutoff::copy_earlier(&self.store, key, &earlier, &outputs, &closure, &work)
-        {
-            let registered = self.store.register_outputs(
-                &pending,
-                Registration {
-                    candidates: &closure,
-                    deriver: Some(drv_path),
-                    locks: &locks,
-                },
-            );
-            let _ = remove_tree(&work);
-            registered?;
-            // `kiln log` says where the outputs came from.
-            if let Ok(mut log) = LogWriter::create(&self.store, drv_path) {
-                let _ = writeln!(
-                    log,
-                    "not built: its inputs have the same contents as those of `{}`, whose outputs were reused",
-                    self.store.display(&earlier.drv)
-                );
-                let _ = log.finish();
-            }
-            let _ = cutoff::record(&self.store, key, drv_path, &outputs);
-            let _ = super::history::record(&self.store, drv_path);
-            return Ok(Realised {
-                kind,
-                ran: true,
-                bytes: 0,
-                checks: 0,
-                reused_from: Some(earlier.drv),
-            });
-        }
         let job = Job {
             drv_path,
             drv,
@@ -308,8 +273,9 @@ impl Realiser {
             reporter,
             variation: &Variation::none(),
         };
+        let cutoff_key = cutoff::key(&self.store, drv, inputs);
         let mut log = LogWriter::create(&self.store, drv_path)?;
-        let result = self.run_and_register(&job, &closure, &locks, &mut log);
+        let result = self.reuse_or_build(&job, cutoff_key.as_ref(), &closure, &locks, &mut log);
         if let Err(error) = &result {
             let _ = writeln!(log, "error: {error}");
         }
@@ -317,7 +283,7 @@ impl Realiser {
         // less than the build's own result.
         let finished = log.finish();
         let _ = remove_tree(&work);
-        let bytes = result?;
+        let (bytes, reused_from) = result?;
         finished?;
         // Advisory: a build whose history or cutoff key cannot be written
         // still counts.
@@ -330,7 +296,7 @@ impl Realiser {
             ran: true,
             bytes,
             checks: 0,
-            reused_from: None,
+            reused_from,
         })
     }
 
@@ -388,16 +354,39 @@ impl Realiser {
         Ok(true)
     }
 
-    /// Runs the builder and registers its outputs; returns the bytes
-    /// downloaded.
-    fn run_and_register(
+    /// Produces the outputs, by copying those of an earlier build whose
+    /// inputs had the same contents (early cutoff, [`cutoff`]) or else by
+    /// running the builder, and registers them. Returns the bytes
+    /// downloaded and the earlier build's derivation, if one was reused.
+    fn reuse_or_build(
         self: &Arc<Self>,
         job: &Job<'_>,
+        key: Option<&cutoff::Key>,
         closure: &BTreeSet<StorePath>,
         locks: &[PathLock],
         log: &mut LogWriter,
-    ) -> Result<u64, RealiseError> {
-        let (pending, bytes) = self.run_builder(job, closure, log)?;
+    ) -> Result<(u64, Option<StorePath>), RealiseError> {
+        let reused = key.and_then(|key| {
+            let earlier = cutoff::lookup(&self.store, key, job.outputs)?;
+            let pending =
+                cutoff::copy_earlier(&self.store, key, &earlier, job.outputs, closure, job.work)?;
+            Some((earlier.drv, pending))
+        });
+        let (pending, bytes, reused_from) = match reused {
+            Some((earlier, pending)) => {
+                // `kiln log` says where the outputs came from.
+                let _ = writeln!(
+                    log,
+                    "not built: its inputs have the same contents as those of `{}`, whose outputs were reused",
+                    self.store.display(&earlier)
+                );
+                (pending, 0, Some(earlier))
+            }
+            None => {
+                let (pending, bytes) = self.run_builder(job, closure, log)?;
+                (pending, bytes, None)
+            }
+        };
         self.store.register_outputs(
             &pending,
             Registration {
@@ -406,7 +395,7 @@ impl Realiser {
                 locks,
             },
         )?;
-        Ok(bytes)
+        Ok((bytes, reused_from))
     }
 
     /// Runs the builder (built-in or sandboxed); returns the outputs,

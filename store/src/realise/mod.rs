@@ -31,7 +31,6 @@
 pub mod canonicalise;
 #[cfg(target_os = "linux")]
 pub mod check;
-#[cfg(target_os = "linux")]
 pub mod cutoff;
 pub mod diff;
 #[cfg(target_os = "linux")]
@@ -46,6 +45,20 @@ pub mod sink;
 pub mod texts;
 
 pub use canonicalise::{CanonicaliseError, canonicalise};
+
+/// Writes `contents` to `dir/name` (creating `dir`) through a temporary
+/// file renamed over it, so a reader sees the old file or the new one.
+/// For kiln's own small state files (history, cutoff records).
+pub(crate) fn replace_file(
+    dir: &std::path::Path,
+    name: &str,
+    contents: &str,
+) -> std::io::Result<()> {
+    fs_err::create_dir_all(dir)?;
+    let temp = dir.join(format!(".{name}.{}", std::process::id()));
+    fs_err::write(&temp, contents)?;
+    fs_err::rename(&temp, dir.join(name))
+}
 pub(crate) use register::flat_hash;
 pub use register::{HashMismatch, PendingOutput, RegisterError, Registration};
 pub use scan::RefScanner;

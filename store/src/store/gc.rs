@@ -115,37 +115,8 @@ impl Store {
             }
         }
         self.remove_orphans()?;
-        self.prune_cutoff_records(&dead);
+        crate::realise::cutoff::prune(self, &dead);
         Ok(report)
-    }
-
-    /// Removes the early-cutoff records (`crate::realise::cutoff`) that
-    /// name a deleted path, and the cached content ids of deleted paths.
-    /// Advisory, like the records: what cannot be removed stays, and is
-    /// ignored once its paths are invalid.
-    fn prune_cutoff_records(&self, dead: &BTreeSet<StorePath>) {
-        let names: BTreeSet<String> = dead.iter().map(StorePath::base_name).collect();
-        for name in &names {
-            let _ = std::fs::remove_file(self.layout.cutoff_content().join(name));
-        }
-        let Ok(records) = std::fs::read_dir(self.layout.cutoff_keys()) else {
-            return;
-        };
-        for record in records.flatten() {
-            let Ok(text) = std::fs::read_to_string(record.path()) else {
-                continue;
-            };
-            let names_dead = text.lines().any(|line| {
-                line.starts_with("output ")
-                    && line
-                        .rsplit(' ')
-                        .next()
-                        .is_some_and(|path| names.contains(path))
-            });
-            if names_dead {
-                let _ = std::fs::remove_file(record.path());
-            }
-        }
     }
 
     /// Returns the store paths the links under `gcroots/` lead to, and the

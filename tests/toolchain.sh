@@ -142,10 +142,20 @@ reused=$(grep '"event":"finish"' "$links/units-edit.jsonl" | grep -v '"reusedFro
 grep '"event":"finish"' "$links/units-edit.jsonl" | grep -q 'app-0.1.0-app-x86_64.drv.*"reusedFrom":null' || fail "app's binary unit was not built after its edit"
 grep -q 'csum_sys-x86_64`: .*not built: its inputs have the same contents' "$links/units-edit.jsonl" || fail "--explain does not say csum_sys was reused"
 [ "$(sha256sum < "$links/units-x86_64/bin/app")" = "$(sha256sum < "$links/app-x86_64/bin/app")" ] || fail "after an edit of a comment, the per-unit app differs"
+# A comment in csum-sys's C source: csum-sys's units are built again (their
+# source tree changed), give the same outputs (the object's name and the
+# build script's output name no store path of the tree), and nothing below
+# them is built: app's units and the package are reused.
+echo "/* a comment, no code */" >> "$fxu/csum-sys/csum.c"
+"$kiln" build --json --explain -o "$links/units" "$fxu#app-units.x86_64" >/dev/null 2>"$links/units-c-edit.jsonl" || { cat "$links/units-c-edit.jsonl" >&2; fail "the per-unit build after a C comment failed"; }
+built=$(grep '"event":"finish"' "$links/units-c-edit.jsonl" | grep '"reusedFrom":null' | grep -o '[a-z0-9]*-[a-z_-]*-0.1.0-[a-z0-9_-]*\.drv' | sed 's/^[a-z0-9]*-//' | LC_ALL=C sort -u | tr '\n' ' ')
+[ "$built" = "csum-sys-0.1.0-build-script-run-x86_64.drv csum-sys-0.1.0-build_script_build-host.drv csum-sys-0.1.0-csum_sys-x86_64.drv " ] || fail "after a comment in csum.c, other units than csum-sys's were built: $built"
+grep '"event":"finish"' "$links/units-c-edit.jsonl" | grep -q 'app-0.1.0-app-x86_64.drv.*"reusedFrom":"' || fail "app's binary unit was built again after a comment in csum.c"
+[ "$(sha256sum < "$links/units-x86_64/bin/app")" = "$(sha256sum < "$links/app-x86_64/bin/app")" ] || fail "after a comment in csum.c, the per-unit app differs"
 echo "# an edit" >> "$fxu/app/Cargo.toml"
 if out=$("$kiln" build --dry-run "$fxu#app-units" 2>&1); then fail "a stale plan was used"; fi
 echo "$out" | grep -q "app-units.[a-z0-9_]*.json is stale (app/Cargo.toml changed): run \`kiln lock\`" || fail "the stale plan's error: $out"
-echo "built the fixture one cargo unit at a time (plans checked against cargo's unit graph; binaries identical to the whole-project build's; an edit of app reused the other members' units) in $(( $(date +%s) - start )) s"
+echo "built the fixture one cargo unit at a time (plans checked against cargo's unit graph; binaries identical to the whole-project build's; an edit of app reused the other members' units; a C comment rebuilt only csum-sys's) in $(( $(date +%s) - start )) s"
 
 # A build that fails shows the compiler's error for the failing crate.
 if broken=$("$kiln" build --no-link "$fx#broken" 2>&1); then fail "the broken package built"; fi

@@ -14,11 +14,13 @@
 #      derivation
 #
 # Each unit runs rustc (or the build script) with cargo's exact arguments
-# and environment. Paths differ from cargo's, so every store path a unit
-# reads is remapped (rustc's --remap-path-prefix, C's -ffile-prefix-map) to
-# the path the whole-project build would have shown: a crate's sources to
-# /cargo/vendor/NAME-VERSION, the source tree to /build/src, a build
-# script's output to its OUT_DIR under /build/src/target. A build script's
+# and environment. A workspace member's unit copies its source tree to
+# /build/src, where the whole-project build shows it, so no path of it
+# names a store path. Every store path a unit reads is remapped (rustc's
+# --remap-path-prefix, C's -ffile-prefix-map) to the path the whole-project
+# build would have shown: a crate's sources to /cargo/vendor/NAME-VERSION,
+# a build script's output to its OUT_DIR under /build/src/target. A build
+# script's
 # directives (`cargo:` and `cargo::`) are applied as cargo applies them:
 # rustc-cfg, rustc-check-cfg, rustc-env, rustc-link-lib, rustc-link-search,
 # rustc-flags and rustc-link-arg* to its own package's compilation, link
@@ -137,9 +139,13 @@ let
         ];
       }
     );
-  # The source tree a unit reads: its member's (no store path for a
-  # crates.io unit, whose sources are its crate's).
-  srcOf = u: if crateOf u == null then "${memberSources.${memberDir u}}" else "/build/src";
+  # The source tree a member's unit copies to /build/src (none for a
+  # crates.io unit, whose sources are its crate's). Copied rather than
+  # read in the store, its paths are the same whatever the tree's store
+  # path: a C file's object name, a build script's echoed CFLAGS and the
+  # like do not change when only another file of the tree does, and early
+  # cutoff holds below an edit that leaves a unit's output the same.
+  memberSrcOf = u: if crateOf u == null then "${memberSources.${memberDir u}}" else "";
 
   # The transitive compilation units below each unit (the libraries rustc
   # looks up with -L dependency=), and the build-script runs among and
@@ -179,7 +185,7 @@ let
       ++ (if c == null then [ ] else [ "@{crate:${c}}" ])
       ++ map (j: "@{unit:${toString j}}") deps;
       to = [
-        (srcOf u)
+        "/build/src"
         "${rust.toolchain}"
         "${zig}"
       ]
@@ -204,9 +210,8 @@ let
       outDirs = map (
         j: "${elemAt drvs j}/out=${shown (unit j).cargoOutDir}"
       ) (filter (j: isRun (unit j)) u.deps);
-      ownSrc = if c == null then [ "${srcOf u}=/build/src" ] else [ ];
     in
-    if isRun u || remapped then ownSrc ++ own ++ outDirs else [ ];
+    if isRun u || remapped then own ++ outDirs else [ ];
 
   unitName =
     u:
@@ -226,8 +231,13 @@ let
     inherit (rust) zigEnv;
   };
 
+  copyMemberSource = ''
+    if [ -n "$memberSrc" ]; then cp -a "$memberSrc" /build/src; fi
+  '';
+
   compileScript = ''
     export PATH=/usr/bin:/bin HOME="$TMPDIR"
+    ${copyMemberSource}
     mkdir -p "$out" "$TMPDIR/deps"
     for dir in $depDirs; do
       for file in "$dir"/*; do ln -s "$file" "$TMPDIR/deps/"; done
@@ -248,6 +258,7 @@ let
   # The build script's directives, as files its dependents read.
   runScript = ''
     export PATH=/usr/bin:/bin HOME="$TMPDIR"
+    ${copyMemberSource}
     export $zigEnv
     export RUSTC="$toolchain/bin/rustc" NUM_JOBS="''${NIX_BUILD_CORES:-1}" OUT_DIR="$out/out"
     prefixMaps="-ffile-prefix-map=$out/out=$outDirShown"
@@ -329,6 +340,7 @@ let
         linkSearch = concatStringsSep " " (map (j: "${elemAt drvs j}") (runsBelow i));
         buildScript = if runDep == [ ] then "" else "${elemAt drvs (elemAt runDep 0)}";
         remaps = concatStringsSep " " (remaps i);
+        memberSrc = memberSrcOf u;
         cwd = s u.cwd;
         args = [
           "-euc"
@@ -358,6 +370,7 @@ let
         inherit (u) program;
         linked = concatStringsSep " " (map (j: "${(unit j).links}:${elemAt drvs j}") linked);
         remaps = concatStringsSep " " (remaps i);
+        memberSrc = memberSrcOf u;
         outDirShown = shown u.cargoOutDir;
         targetLower = replaceStrings [ "-" ] [ "_" ] target;
         cwd = s u.cwd;

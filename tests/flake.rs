@@ -224,6 +224,11 @@ fn path_inputs_honour_gitignore() {
     write(&root, "build.log", "ignored");
     write(&root, "target/release/junk", "ignored");
     std::os::unix::fs::symlink("/nowhere", root.join("result-x86_64")).unwrap();
+    std::os::unix::fs::symlink(
+        store.join("store/0c3k02s7zal4sca0rln6d9macl14lavl-demo-x86_64"),
+        root.join("src/out-x86_64"),
+    )
+    .unwrap();
     assert_eq!(
         dry_run_drv(&root, &store),
         first,

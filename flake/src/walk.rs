@@ -6,7 +6,9 @@
 //! `result-*` links at the top (they point into the store and would change
 //! the source's hash on every build), and `flake.toml` / `flake.lock` at
 //! the top (how to build is not what is built: a new package or target
-//! must not rebuild the others). Hidden files are kept
+//! must not rebuild the others), and, anywhere, a symlink into a store (its
+//! target is `…/store/<hash>-<name>` or below: what `kiln build -o NAME`
+//! and `nix-build` leave, which no build can follow). Hidden files are kept
 //! (`.cargo/config.toml` matters). `.gitignore` files are honoured whether
 //! or not the directory is a git repository; ignore files above the input's
 //! directory are not read (evaluation sees nothing outside the flake).
@@ -95,13 +97,29 @@ pub fn included(root: &Path, exclude: &[String]) -> Result<Vec<String>, WalkErro
         let Ok(relative) = entry.path().strip_prefix(root) else {
             continue;
         };
-        if relative.as_os_str().is_empty() {
+        if relative.as_os_str().is_empty() || is_store_link(entry.path()) {
             continue;
         }
         paths.push(relative.to_string_lossy().into_owned());
     }
     paths.sort();
     Ok(paths)
+}
+
+/// Whether `path` is a symlink to a store path or into one: a result link
+/// of kiln's or Nix's, wherever it was put.
+fn is_store_link(path: &Path) -> bool {
+    let Ok(target) = std::fs::read_link(path) else {
+        return false;
+    };
+    let parts: Vec<_> = target.components().collect();
+    parts.windows(2).any(|pair| {
+        pair[0].as_os_str() == "store"
+            && pair[1]
+                .as_os_str()
+                .to_str()
+                .is_some_and(|base| kiln_store::store_path::StorePath::from_base_name(base).is_ok())
+    })
 }
 
 #[cfg(test)]
@@ -133,6 +151,11 @@ mod tests {
         fs_err::write(root.join(".gitignore"), "*.log\nsrc/gen.rs\n").expect("gitignore");
         std::os::unix::fs::symlink("/nowhere", root.join("result")).expect("link");
         std::os::unix::fs::symlink("/nowhere", root.join("result-x86_64")).expect("link");
+        let store_path = "/var/kiln/store/0c3k02s7zal4sca0rln6d9macl14lavl-app-x86_64";
+        std::os::unix::fs::symlink(store_path, root.join("out-x86_64")).expect("link");
+        std::os::unix::fs::symlink(format!("{store_path}/bin/app"), root.join("sub/app"))
+            .expect("link");
+        std::os::unix::fs::symlink("store/not-a-store-path", root.join("kept-link")).expect("link");
         let got = included(root, &["docs/".to_owned()]).expect("walk");
         assert_eq!(
             got,
@@ -141,6 +164,7 @@ mod tests {
                 ".cargo/config.toml",
                 ".gitignore",
                 "Cargo.toml",
+                "kept-link",
                 "src",
                 "src/main.rs",
                 "sub",

@@ -96,18 +96,28 @@ pub fn decode(text: &str) -> Result<Vec<u8>, DecodeError> {
     Ok(out)
 }
 
+/// Each byte's digit value, or `NOT_A_DIGIT` (store paths are validated
+/// by the thousand: a table, not a search of the alphabet).
+const DIGITS: [u8; 256] = {
+    let mut table = [NOT_A_DIGIT; 256];
+    let mut digit = 0;
+    while digit < ALPHABET.len() {
+        table[ALPHABET[digit] as usize] = digit as u8;
+        digit += 1;
+    }
+    table
+};
+const NOT_A_DIGIT: u8 = 0xff;
+
 /// Returns the digit value of a nixbase32 character.
 pub fn digit_of(character: char) -> Option<u8> {
     let byte = u8::try_from(character).ok()?;
-    ALPHABET
-        .iter()
-        .position(|c| *c == byte)
-        .and_then(|p| u8::try_from(p).ok())
+    Some(DIGITS[usize::from(byte)]).filter(|d| *d != NOT_A_DIGIT)
 }
 
 /// Whether every character of `text` is in the nixbase32 alphabet.
 pub fn is_valid(text: &str) -> bool {
-    text.bytes().all(|b| ALPHABET.contains(&b))
+    text.bytes().all(|b| DIGITS[usize::from(b)] != NOT_A_DIGIT)
 }
 
 #[cfg(test)]
@@ -130,6 +140,22 @@ mod tests {
             decode("0mdqa9w1p6cmli6976v4wi0sw9r4p5prkj7lzfd1877wk11c9c73").unwrap(),
             empty
         );
+    }
+
+    #[test]
+    fn the_digit_table_is_the_alphabet() {
+        for byte in 0..=u8::MAX {
+            let position = ALPHABET.iter().position(|c| *c == byte);
+            let digit = digit_of(char::from(byte)).map(usize::from);
+            assert_eq!(digit, position, "byte {byte}");
+            let text = char::from(byte).to_string();
+            assert_eq!(
+                is_valid(&text),
+                byte.is_ascii() && position.is_some(),
+                "byte {byte}"
+            );
+        }
+        assert_eq!(digit_of('é'), None);
     }
 
     #[test]

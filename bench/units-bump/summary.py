@@ -22,19 +22,28 @@ def name(drv):
 def main():
     cold_s, bump_s, whole_s = map(float, sys.argv[1:4])
     label = sys.argv[4]
-    cold = {
-        name(e["drv"]): e["elapsed"]
-        for e in events("cold.jsonl")
-        if e["event"] == "finish" and e["kind"] == "build"
-    }
-    built, reused = [], []
+    # A package's library and binary units share a name (uv's `uv`): the
+    # cold build's times are matched to the bump's in the order they
+    # finished, the library first.
+    cold_times = {}
+    for e in events("cold.jsonl"):
+        if e["event"] == "finish" and e["kind"] == "build":
+            cold_times.setdefault(name(e["drv"]), []).append(e["elapsed"])
+    built, reused, cold = [], [], {}
     for e in events("bump.jsonl"):
         if e["event"] == "finish" and e["kind"] == "build":
-            entry = (name(e["drv"]), e["elapsed"])
+            n = name(e["drv"])
+            earlier = cold_times.get(n, [])
+            if len(earlier) > 1 or any(b[0] == n for b in built + reused):
+                n = f"{n} #{sum(b[0].startswith(n) for b in built + reused) + 1}"
+            if earlier:
+                cold[n] = earlier.pop(0)
+            entry = (n, e["elapsed"])
             (reused if e.get("reusedFrom") else built).append(entry)
     own = sum(cold.get(n, t) for n, t in built)
     spent = sum(t for _, t in built)
-    print(f"cold per-unit build ({label}, {len(cold)} derivations): {cold_s:.1f} s")
+    count = sum(len(t) for t in cold_times.values()) + len(cold)
+    print(f"cold per-unit build ({label}, {count} derivations): {cold_s:.1f} s")
     print(
         f"after the bump: {len(built)} built, {len(reused)} reused "
         f"(same inputs' bytes), {bump_s:.1f} s"

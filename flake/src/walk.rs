@@ -97,7 +97,9 @@ pub fn included(root: &Path, exclude: &[String]) -> Result<Vec<String>, WalkErro
         let Ok(relative) = entry.path().strip_prefix(root) else {
             continue;
         };
-        if relative.as_os_str().is_empty() || is_store_link(entry.path()) {
+        if relative.as_os_str().is_empty()
+            || (entry.path_is_symlink() && is_store_link(entry.path()))
+        {
             continue;
         }
         paths.push(relative.to_string_lossy().into_owned());

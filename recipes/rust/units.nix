@@ -213,10 +213,29 @@ let
     in
     if isRun u || remapped then own ++ outDirs else [ ];
 
+  # A package's library and binary can share a crate name (uv's `uv`):
+  # such a binary's unit is named `…-NAME-bin-…`, so that each has its own
+  # `--explain` history.
+  libraries = listToAttrs (
+    map (u: {
+      name = "${u.package.name}-${u.package.version}-${u.crateName}-${toString u.platform}";
+      value = true;
+    }) (filter (u: !isRun u && !(builtins.elem "bin" u.crateTypes)) units)
+  );
+  sharesLibraryName =
+    u:
+    builtins.elem "bin" u.crateTypes
+    && libraries ? "${u.package.name}-${u.package.version}-${u.crateName}-${toString u.platform}";
   unitName =
     u:
     let
-      what = if isRun u then "build-script-run" else u.crateName;
+      what =
+        if isRun u then
+          "build-script-run"
+        else if sharesLibraryName u then
+          "${u.crateName}-bin"
+        else
+          u.crateName;
       # The platform in the name: the history `--explain` reads is by
       # name, so each target's unit is compared with that target's.
       platform = if u.platform == null then "host" else elemAt (builtins.split "-" u.platform) 0;

@@ -20,8 +20,7 @@
 # --remap-path-prefix, C's -ffile-prefix-map) to the path the whole-project
 # build would have shown: a crate's sources to /cargo/vendor/NAME-VERSION,
 # a build script's output to its OUT_DIR under /build/src/target. A build
-# script's
-# directives (`cargo:` and `cargo::`) are applied as cargo applies them:
+# script's directives (`cargo:` and `cargo::`) are applied as cargo applies them:
 # rustc-cfg, rustc-check-cfg, rustc-env, rustc-link-lib, rustc-link-search,
 # rustc-flags and rustc-link-arg* to its own package's compilation, link
 # search paths to every dependent, `metadata` (and old-style `KEY=VALUE`)
@@ -216,16 +215,14 @@ let
   # A package's library and binary can share a crate name (uv's `uv`):
   # such a binary's unit is named `…-NAME-bin-…`, so that each has its own
   # `--explain` history.
+  crateKey = u: "${u.package.name}-${u.package.version}-${u.crateName}-${toString u.platform}";
   libraries = listToAttrs (
     map (u: {
-      name = "${u.package.name}-${u.package.version}-${u.crateName}-${toString u.platform}";
+      name = crateKey u;
       value = true;
     }) (filter (u: !isRun u && !(builtins.elem "bin" u.crateTypes)) units)
   );
-  sharesLibraryName =
-    u:
-    builtins.elem "bin" u.crateTypes
-    && libraries ? "${u.package.name}-${u.package.version}-${u.crateName}-${toString u.platform}";
+  sharesLibraryName = u: builtins.elem "bin" u.crateTypes && libraries ? ${crateKey u};
   unitName =
     u:
     let

@@ -12,6 +12,9 @@
 # qemu-user-static). STORE defaults to a fresh directory under target/.
 # Prints each node's build time and size.
 set -euo pipefail
+# (`CMD | grep PATTERN >/dev/null`, not `grep -q`: grep -q stops reading at
+# the first match, and CMD writing on gets SIGPIPE, which pipefail turns
+# into a failure.)
 cd "$(dirname "$0")/.."
 root=$(pwd)
 kiln=${KILN:-${CARGO_TARGET_DIR:-$root/target}/release/kiln}
@@ -63,12 +66,12 @@ x86=$links/hello-x86_64/bin/hello
 arm=$links/hello-aarch64/bin/hello
 for bin in "$x86" "$arm"; do
   [ -x "$bin" ] || fail "$bin is missing"
-  file -L "$bin" | grep -q "statically linked\|static-pie linked" || fail "not static: $(file -L "$bin")"
+  file -L "$bin" | grep "statically linked\|static-pie linked" >/dev/null || fail "not static: $(file -L "$bin")"
   if grep -q -a "/nix/store" "$bin"; then fail "$bin contains a /nix/store path"; fi
 done
-file -L "$arm" | grep -q "ARM aarch64" || fail "not an aarch64 binary: $(file -L "$arm")"
-"$x86" | grep -q "hello from a static x86_64 binary: 42" || fail "the x86_64 binary did not run"
-qemu-aarch64-static "$arm" | grep -q "hello from a static aarch64 binary: 42" || fail "the aarch64 binary did not run"
+file -L "$arm" | grep "ARM aarch64" >/dev/null || fail "not an aarch64 binary: $(file -L "$arm")"
+"$x86" | grep "hello from a static x86_64 binary: 42" >/dev/null || fail "the x86_64 binary did not run"
+qemu-aarch64-static "$arm" | grep "hello from a static aarch64 binary: 42" >/dev/null || fail "the aarch64 binary did not run"
 
 # The sandbox holds for toolchain builds: /usr inside is the root
 # filesystem's (Debian sid's rustc is there), not the host's.
@@ -92,7 +95,7 @@ echo "built the fixture workspace (both targets) in $(( $(date +%s) - start )) s
 for target in x86_64 aarch64; do
   bin=$links/app-$target/bin/app
   [ -x "$bin" ] || fail "$bin is missing"
-  file -L "$bin" | grep -q "statically linked\|static-pie linked" || fail "not static: $(file -L "$bin")"
+  file -L "$bin" | grep "statically linked\|static-pie linked" >/dev/null || fail "not static: $(file -L "$bin")"
   if grep -q -a "/nix/store" "$bin"; then fail "$bin contains a /nix/store path"; fi
 done
 want="HELLO FROM A PROC-MACRO; csum(kiln)=9756647; target=%s-unknown-linux-musl; profile=release"
@@ -139,7 +142,7 @@ echo "// an edit of app alone" >> "$fxu/app/src/main.rs"
 "$kiln" build --json --explain -o "$links/units" "$fxu#app-units.x86_64" >/dev/null 2>"$links/units-edit.jsonl" || { cat "$links/units-edit.jsonl" >&2; fail "the per-unit build after an edit failed"; }
 reused=$(grep '"event":"finish"' "$links/units-edit.jsonl" | grep -v '"reusedFrom":null' | grep -o '[a-z0-9]*-[a-z_-]*-0.1.0-[a-z0-9_-]*\.drv' | sed 's/^[a-z0-9]*-//' | LC_ALL=C sort -u | tr '\n' ' ')
 [ "$reused" = "csum-sys-0.1.0-build-script-run-x86_64.drv csum-sys-0.1.0-build_script_build-host.drv csum-sys-0.1.0-csum_sys-x86_64.drv macros-0.1.0-macros-host.drv " ] || fail "after an edit of app, the other members' units were not all reused: $reused"
-grep '"event":"finish"' "$links/units-edit.jsonl" | grep -q 'app-0.1.0-app-x86_64.drv.*"reusedFrom":null' || fail "app's binary unit was not built after its edit"
+grep '"event":"finish"' "$links/units-edit.jsonl" | grep 'app-0.1.0-app-x86_64.drv.*"reusedFrom":null' >/dev/null || fail "app's binary unit was not built after its edit"
 grep -q 'csum_sys-x86_64`: .*not built: its inputs have the same contents' "$links/units-edit.jsonl" || fail "--explain does not say csum_sys was reused"
 [ "$(sha256sum < "$links/units-x86_64/bin/app")" = "$(sha256sum < "$links/app-x86_64/bin/app")" ] || fail "after an edit of a comment, the per-unit app differs"
 # A comment in csum-sys's C source: csum-sys's units are built again (their
@@ -150,17 +153,17 @@ echo "/* a comment, no code */" >> "$fxu/csum-sys/csum.c"
 "$kiln" build --json --explain -o "$links/units" "$fxu#app-units.x86_64" >/dev/null 2>"$links/units-c-edit.jsonl" || { cat "$links/units-c-edit.jsonl" >&2; fail "the per-unit build after a C comment failed"; }
 built=$(grep '"event":"finish"' "$links/units-c-edit.jsonl" | grep '"reusedFrom":null' | grep -o '[a-z0-9]*-[a-z_-]*-0.1.0-[a-z0-9_-]*\.drv' | sed 's/^[a-z0-9]*-//' | LC_ALL=C sort -u | tr '\n' ' ')
 [ "$built" = "csum-sys-0.1.0-build-script-run-x86_64.drv csum-sys-0.1.0-build_script_build-host.drv csum-sys-0.1.0-csum_sys-x86_64.drv " ] || fail "after a comment in csum.c, other units than csum-sys's were built: $built"
-grep '"event":"finish"' "$links/units-c-edit.jsonl" | grep -q 'app-0.1.0-app-x86_64.drv.*"reusedFrom":"' || fail "app's binary unit was built again after a comment in csum.c"
+grep '"event":"finish"' "$links/units-c-edit.jsonl" | grep 'app-0.1.0-app-x86_64.drv.*"reusedFrom":"' >/dev/null || fail "app's binary unit was built again after a comment in csum.c"
 [ "$(sha256sum < "$links/units-x86_64/bin/app")" = "$(sha256sum < "$links/app-x86_64/bin/app")" ] || fail "after a comment in csum.c, the per-unit app differs"
 echo "# an edit" >> "$fxu/app/Cargo.toml"
 if out=$("$kiln" build --dry-run "$fxu#app-units" 2>&1); then fail "a stale plan was used"; fi
-echo "$out" | grep -q "app-units.[a-z0-9_]*.json is stale (app/Cargo.toml changed): run \`kiln lock\`" || fail "the stale plan's error: $out"
+echo "$out" | grep "app-units.[a-z0-9_]*.json is stale (app/Cargo.toml changed): run \`kiln lock\`" >/dev/null || fail "the stale plan's error: $out"
 echo "built the fixture one cargo unit at a time (plans checked against cargo's unit graph; binaries identical to the whole-project build's; an edit of app reused the other members' units; a C comment rebuilt only csum-sys's) in $(( $(date +%s) - start )) s"
 
 # A build that fails shows the compiler's error for the failing crate.
 if broken=$("$kiln" build --no-link "$fx#broken" 2>&1); then fail "the broken package built"; fi
-echo "$broken" | grep -q "error: the fixture's \`broken\` feature is on" || fail "the compiler's error is not shown: $broken"
-echo "$broken" | grep -q "could not compile \`app\`" || fail "cargo's verdict is not shown: $broken"
+echo "$broken" | grep "error: the fixture's \`broken\` feature is on" >/dev/null || fail "the compiler's error is not shown: $broken"
+echo "$broken" | grep "could not compile \`app\`" >/dev/null || fail "cargo's verdict is not shown: $broken"
 
 # Offline and air-gapped: `kiln fetch --all` fetches every download of the
 # fixture's build graph; its sources-only bundle (every .drv, source and
@@ -194,9 +197,9 @@ mkdir -p "$art/flipped"
 cp "$links/app-x86_64/bin/app" "$art/app"
 python3 -c "import sys; b = bytearray(open(sys.argv[1], 'rb').read()); b[1000] ^= 1; open(sys.argv[2], 'wb').write(b)" "$art/app" "$art/flipped/app"
 out=$("$kiln" verify --offline "$art/app" --flake "$fx#app") || fail "kiln verify refused the built binary"
-echo "$out" | grep -q "^identical: .* is \`bin/app\` of app.x86_64" || fail "kiln verify said: $out"
+echo "$out" | grep "^identical: .* is \`bin/app\` of app.x86_64" >/dev/null || fail "kiln verify said: $out"
 if out=$("$kiln" verify --offline "$art/flipped/app" --flake "$fx#app" 2>&1); then fail "kiln verify accepted a flipped byte"; fi
-echo "$out" | grep -q "first difference at byte 1000" || fail "kiln verify did not say where the flipped byte is: $out"
+echo "$out" | grep "first difference at byte 1000" >/dev/null || fail "kiln verify did not say where the flipped byte is: $out"
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 python3 -m http.server --bind 127.0.0.1 --directory "$art" "$port" >/dev/null 2>&1 &
 server=$!
@@ -228,7 +231,7 @@ print(f"provenance: {len(deps)} inputs, every one of the lock's {len(crates)} cr
 PY
 "$kiln" verify --offline --provenance "$art/provenance.json" "$art/app" >/dev/null || fail "kiln verify --provenance refused the binary"
 if out=$("$kiln" verify --offline --provenance "$art/provenance.json" "$art/flipped/app" 2>&1); then fail "kiln verify --provenance accepted a flipped byte"; fi
-echo "$out" | grep -q "is not a subject of the provenance" || fail "kiln verify --provenance said: $out"
+echo "$out" | grep "is not a subject of the provenance" >/dev/null || fail "kiln verify --provenance said: $out"
 echo "verified the fixture's binary (file, URL, provenance) and refused a flipped byte"
 
 # The fixture's OCI image (flake.toml's [images.image]): built twice (the
@@ -253,7 +256,7 @@ cp -r "$fx" "$art/relabelled"
 sed -i 's/"org.opencontainers.image.version" = "0.1.0"/"org.opencontainers.image.version" = "0.1.1"/' "$art/relabelled/flake.toml"
 "$kiln" build --quiet -o "$art/relabelled/result" "$art/relabelled#image" >/dev/null || fail "building the relabelled image failed"
 if out=$("$kiln" verify --offline "$art/relabelled/result-image" --flake "$fx#image" 2>&1); then fail "kiln verify accepted an image with another label"; fi
-echo "$out" | grep -q "image: the build.s is $first, the other.s sha256:" || fail "kiln verify did not name the image digests: $out"
+echo "$out" | grep "image: the build.s is $first, the other.s sha256:" >/dev/null || fail "kiln verify did not name the image digests: $out"
 echo "built the fixture's image reproducibly, unpacked and ran both platforms, verified it and refused a relabelled one"
 
 # The same image pushed by kiln to Debian's docker-registry on loopback:
@@ -281,7 +284,7 @@ before=$(writes)
 "$kiln" verify --offline --insecure "docker://$ref@$first" --flake "$fx#image" >/dev/null 2>&1 || fail "kiln verify refused the pushed image by digest"
 "$kiln" image push --quiet --insecure "$art/relabelled/result-image" "$ref:relabelled" >/dev/null || fail "pushing the relabelled image failed"
 if out=$("$kiln" verify --offline --insecure "docker://$ref:relabelled" --flake "$fx#image" 2>&1); then fail "kiln verify accepted the relabelled image from the registry"; fi
-echo "$out" | grep -q 'config.Labels.org.opencontainers.image.version: "0.1.0" vs "0.1.1"' || fail "kiln verify did not name the changed label: $out"
+echo "$out" | grep 'config.Labels.org.opencontainers.image.version: "0.1.0" vs "0.1.1"' >/dev/null || fail "kiln verify did not name the changed label: $out"
 podman_dir="$art/podman"
 mkdir -p "$podman_dir"
 printf '[containers]\ndefault_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]\n[engine]\nruntime = "runc"\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\n' > "$podman_dir/containers.conf"

@@ -168,10 +168,14 @@ impl Machine {
             Expr::Const(v) => Ok(v.clone()),
             Expr::Var { depth, index } => {
                 let frame = walk(env, *depth)?;
+                #[expect(
+                    clippy::unnecessary_lazy_evaluations,
+                    reason = "`ok_or` builds and drops an error on every variable read"
+                )]
                 let slot = frame
                     .slots
                     .get(*index as usize)
-                    .ok_or(ErrorKind::Internal {
+                    .ok_or_else(|| ErrorKind::Internal {
                         what: "slot out of range",
                     })?;
                 let thunk = match &*slot.borrow() {
@@ -617,10 +621,14 @@ pub fn type_error(expected: &'static str, got: &Value) -> Error {
     })
 }
 
+#[expect(
+    clippy::unnecessary_lazy_evaluations,
+    reason = "`ok_or` builds and drops an error on every step of every variable read"
+)]
 fn walk(env: &Env, depth: u32) -> Result<&Env> {
     let mut e = env;
     for _ in 0..depth {
-        e = e.parent.as_ref().ok_or(ErrorKind::Internal {
+        e = e.parent.as_ref().ok_or_else(|| ErrorKind::Internal {
             what: "environment too shallow",
         })?;
     }

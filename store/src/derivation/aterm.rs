@@ -112,15 +112,23 @@ fn write_list<I: Iterator>(
     }
 }
 
+/// The bytes an ATerm string escapes.
+static ESCAPED: [bool; 256] = {
+    let mut table = [false; 256];
+    table[b'"' as usize] = true;
+    table[b'\\' as usize] = true;
+    table[b'\n' as usize] = true;
+    table[b'\r' as usize] = true;
+    table[b'\t' as usize] = true;
+    table
+};
+
 /// Writes a quoted, escaped ATerm string.
 pub(crate) fn write_string(out: &mut String, text: &str) {
     out.reserve(text.len() + 2);
     out.push('"');
     let mut rest = text;
-    while let Some(at) = rest
-        .bytes()
-        .position(|b| matches!(b, b'"' | b'\\' | b'\n' | b'\r' | b'\t'))
-    {
+    while let Some(at) = rest.bytes().position(|b| ESCAPED[usize::from(b)]) {
         let (plain, tail) = rest.split_at(at);
         out.push_str(plain);
         let mut chars = tail.chars();

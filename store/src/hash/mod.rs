@@ -158,7 +158,7 @@ impl Hash {
     /// (except for SRI, which always names its algorithm).
     pub fn encode(&self, encoding: Encoding) -> String {
         match encoding {
-            Encoding::Base16 => hex::encode(self.as_bytes()),
+            Encoding::Base16 => base16(self.as_bytes()),
             Encoding::Nixbase32 => nixbase32::encode(self.as_bytes()),
             Encoding::Base64 => BASE64.encode(self.as_bytes()),
             Encoding::Sri => format!("{}-{}", self.algo, BASE64.encode(self.as_bytes())),
@@ -271,6 +271,17 @@ impl std::io::Write for Hasher {
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
     }
+}
+
+/// Lower-case hexadecimal, two digits a byte.
+fn base16(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+    }
+    out
 }
 
 #[cfg(test)]

@@ -41,6 +41,7 @@
 let
   inherit (builtins)
     attrNames
+    attrValues
     concatMap
     concatStringsSep
     elemAt
@@ -96,7 +97,7 @@ let
       d = replaceStrings [ "@{src}" ] [ "" ] u.package.dir;
     in
     if d == "" then "." else "." + d;
-  memberDirs = builtins.attrNames (
+  memberDirs = attrNames (
     listToAttrs (
       map (u: {
         name = memberDir u;
@@ -148,7 +149,8 @@ let
 
   # The transitive compilation units below each unit (the libraries rustc
   # looks up with -L dependency=), and the build-script runs among and
-  # beside them (their link search paths reach every dependent).
+  # beside them (their link search paths reach every dependent). A
+  # closure is a set from each unit's index, as a string, to the index.
   closures = genList (
     i:
     let
@@ -157,7 +159,7 @@ let
     listToAttrs (
       map (j: {
         name = toString j;
-        value = true;
+        value = j;
       }) direct
     )
     // builtins.foldl' (acc: j: acc // elemAt closures j) { } direct
@@ -165,7 +167,7 @@ let
   runsBelow =
     i:
     filter (j: isRun (unit j)) (
-      concatMap (k: (unit k).deps) ([ i ] ++ map builtins.fromJSON (attrNames (elemAt closures i)))
+      concatMap (k: (unit k).deps) ([ i ] ++ attrValues (elemAt closures i))
     );
 
   placeholders =
@@ -189,7 +191,7 @@ let
         "${zig}"
       ]
       ++ (if c == null then [ ] else [ "${sourceOf u}" ])
-      ++ map (j: "${elemAt drvs j}") deps;
+      ++ map outOf deps;
     };
   substitute =
     i:
@@ -207,7 +209,7 @@ let
       c = crateOf u;
       own = if c == null then [ ] else [ "${sourceOf u}=/cargo/vendor/${c}" ];
       outDirs = map (
-        j: "${elemAt drvs j}/out=${shown (unit j).cargoOutDir}"
+        j: "${outOf j}/out=${shown (unit j).cargoOutDir}"
       ) (filter (j: isRun (unit j)) u.deps);
     in
     if isRun u || remapped then own ++ outDirs else [ ];
@@ -255,9 +257,11 @@ let
     export PATH=/usr/bin:/bin HOME="$TMPDIR"
     ${copyMemberSource}
     mkdir -p "$out" "$TMPDIR/deps"
-    for dir in $depDirs; do
-      for file in "$dir"/*; do ln -s "$file" "$TMPDIR/deps/"; done
-    done
+    # Every dependency's files linked by one `ln` (uv's binary links
+    # about 1,150: one process each took seconds).
+    set --
+    for dir in $depDirs; do set -- "$@" "$dir"/*; done
+    if [ $# -gt 0 ]; then ln -s "$@" "$TMPDIR/deps/"; fi
     printf '%s\n' "$rustcArgs" | sed "s|@{out}|$out|g" > "$TMPDIR/args"
     printf '%s\n' -L "dependency=$TMPDIR/deps" >> "$TMPDIR/args"
     for run in $linkSearch; do cat "$run/link-search" >> "$TMPDIR/args"; done
@@ -350,11 +354,9 @@ let
         rustcArgs = concatStringsSep "\n" (
           map s (filter (a: builtins.match "--remap-path-prefix=@\\{(vendor|src)}=.*|--error-format=json|--json=.*" a == null) u.args)
         );
-        depDirs = concatStringsSep " " (
-          map (j: "${elemAt drvs (builtins.fromJSON j)}") (attrNames (elemAt closures i))
-        );
-        linkSearch = concatStringsSep " " (map (j: "${elemAt drvs j}") (runsBelow i));
-        buildScript = if runDep == [ ] then "" else "${elemAt drvs (elemAt runDep 0)}";
+        depDirs = concatStringsSep " " (map outOf (attrValues (elemAt closures i)));
+        linkSearch = concatStringsSep " " (map outOf (runsBelow i));
+        buildScript = if runDep == [ ] then "" else outOf (elemAt runDep 0);
         remaps = concatStringsSep " " (remaps i);
         memberSrc = memberSrcOf u;
         cwd = s u.cwd;
@@ -384,7 +386,7 @@ let
         packageName = "${u.package.name} ${u.package.version}";
         script = elemAt drvs u.script;
         inherit (u) program;
-        linked = concatStringsSep " " (map (j: "${(unit j).links}:${elemAt drvs j}") linked);
+        linked = concatStringsSep " " (map (j: "${(unit j).links}:${outOf j}") linked);
         remaps = concatStringsSep " " (remaps i);
         memberSrc = memberSrcOf u;
         outDirShown = shown u.cargoOutDir;
@@ -398,6 +400,9 @@ let
     );
 
   drvs = genList (i: if isRun (unit i) then runUnit i else compileUnit i) count;
+  # Each unit's output path (a string with its context), made once.
+  outs = map (d: "${d}") drvs;
+  outOf = j: elemAt outs j;
 
   binaries = map (
     i:

@@ -243,6 +243,44 @@ fn path_inputs_honour_gitignore() {
 }
 
 #[test]
+fn targets_evaluated_side_by_side_give_the_same_derivations() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("proj");
+    let store = dir.path().join("store");
+    cargo_project(&root);
+    write(&root, "flake.toml", "[packages.demo]\n");
+    let drv = |reference: &str| {
+        let out = run(kiln_in(&root, &store, "http://127.0.0.1:1").args([
+            "build",
+            "--dry-run",
+            "--json",
+            reference,
+        ]));
+        assert!(out.status.success(), "{}", stderr(&out));
+        let evaluated: Vec<Value> = stderr(&out)
+            .lines()
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .filter(|event| event["event"] == "evaluated")
+            .collect();
+        assert_eq!(evaluated.len(), 1, "{}", stderr(&out));
+        assert!(evaluated[0]["elapsed"].as_f64().unwrap() > 0.0);
+        let outputs = evaluated[0]["outputs"].clone();
+        let drvs = String::from_utf8(out.stdout).unwrap();
+        (drvs.lines().map(str::to_owned).collect::<Vec<_>>(), outputs)
+    };
+    // Both targets (each on its own evaluator when there are two CPUs).
+    let (both, outputs) = drv(".#demo");
+    assert_eq!(outputs, serde_json::json!(["demo.x86_64", "demo.aarch64"]));
+    let (x86_64, _) = drv(".#demo.x86_64");
+    let (aarch64, _) = drv(".#demo.aarch64");
+    assert_eq!(both, [x86_64, aarch64].concat());
+    assert!(
+        both[0].ends_with("-demo-x86_64-unknown-linux-musl.drv"),
+        "{both:?}"
+    );
+}
+
+#[test]
 fn outputs_are_addressed_and_mistakes_named() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("proj");

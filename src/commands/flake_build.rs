@@ -67,9 +67,19 @@ pub fn instantiate_flake(
     flags: &BuildFlags,
     offline: bool,
 ) -> anyhow::Result<Vec<Built>> {
+    let started = std::time::Instant::now();
     let flake = kiln_flake::load(&reference.dir)?;
     let selected = kiln_flake::reference::select(&flake.manifest, reference.output.as_deref())?;
-    instantiate_selected(flake, selected, store, flags, offline)
+    let built = instantiate_selected(flake, selected, store, flags, offline)?;
+    if flags.json {
+        let elapsed = started.elapsed().as_secs_f64();
+        let event = serde_json::json!({
+            "event": "evaluated", "time": elapsed, "elapsed": elapsed,
+            "outputs": built.iter().map(|b| b.selected.label()).collect::<Vec<_>>(),
+        });
+        writeln!(std::io::stderr().lock(), "{event}")?;
+    }
+    Ok(built)
 }
 
 /// Evaluates `flake` and instantiates the given selections; the fetched
@@ -189,6 +199,12 @@ fn link_name(base: &Path, selected: &Selected, several: bool) -> PathBuf {
 /// Evaluates the flake and writes the selected outputs' derivations; the
 /// fetched inputs the selected packages use are realised on the way.
 /// Returns each output's `.drv` path and output name, or the rendered error.
+///
+/// Outputs of different targets are evaluated side by side, one evaluator
+/// per target on its own thread (a per-crate graph is evaluated once per
+/// target, and each target's takes about as long). Every thread evaluates
+/// the flake itself; the first realises the fetched inputs while the
+/// others wait for that before selecting their outputs.
 fn instantiate(
     store: &Arc<Store>,
     flake: &Flake,
@@ -210,64 +226,190 @@ fn instantiate(
     used.sort();
     used.dedup();
     let spec = kiln_flake::spec::spec(&flake.dir, &flake.manifest, &flake.lock, Some(&used))
-        .map_err(|e| format!("error: {}\n", kiln_store::schedule::error_chain(&e)))?;
-    let opts = options(&[], true);
-    let io = Rc::new(CliIo::with_store(Arc::clone(store)));
-    let mut ev = Evaluator::new(io.clone(), opts.clone());
-    let render = |e: kiln_eval::Error| e.render();
-    let expr = format!(
-        "{{ spec }}: import <kiln/flake.nix> {{ root = /. + \"{}\"; spec = builtins.fromJSON spec; }}",
-        nix_string_body(&flake.dir.to_string_lossy())
-    );
-    let function = ev.eval_expr(&expr, &opts.cwd).map_err(render)?;
-    let auto = Rc::new(
-        ev.auto_args(&[("spec".to_owned(), AutoArg::Str(spec.to_string()))])
-            .map_err(render)?,
-    );
-    let value = ev.auto_call(&function, &auto).map_err(render)?;
+        .map_err(|e| format!("error: {}\n", kiln_store::schedule::error_chain(&e)))?
+        .to_string();
+    let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+    let groups = target_groups(selected, cpus);
+    let Some((first, rest)) = groups.split_first() else {
+        return Ok(Vec::new());
+    };
+    std::thread::scope(|scope| {
+        let mut others = Vec::with_capacity(rest.len());
+        let mut ready = Vec::with_capacity(rest.len());
+        for group in rest {
+            let (tx, rx) = std::sync::mpsc::channel::<bool>();
+            let spec = spec.as_str();
+            let thread = std::thread::Builder::new()
+                .name("kiln-eval".to_owned())
+                .stack_size(kiln_eval::STACK_SIZE)
+                .spawn_scoped(scope, move || {
+                    let mut evaluation = FlakeEvaluation::new(store, flake, spec)?;
+                    // The first thread reports its own failure.
+                    if !rx.recv().unwrap_or(false) {
+                        return Ok(Vec::new());
+                    }
+                    evaluation.select(selected, group)
+                })
+                .map_err(|e| format!("error: cannot start an evaluation thread: {e}\n"))?;
+            others.push(thread);
+            ready.push(tx);
+        }
+        let evaluation = FlakeEvaluation::new(store, flake, &spec).and_then(|mut evaluation| {
+            evaluation.realise_fetched(store, flake, &used, flags, offline)?;
+            Ok(evaluation)
+        });
+        for tx in ready {
+            let _ = tx.send(evaluation.is_ok());
+        }
+        let mut found: Vec<Option<(String, String)>> = vec![None; selected.len()];
+        let mut place = |group: &[usize], drvs: Vec<(String, String)>| {
+            for (&i, drv) in group.iter().zip(drvs) {
+                found[i] = Some(drv);
+            }
+        };
+        place(first, evaluation?.select(selected, first)?);
+        for (group, thread) in rest.iter().zip(others) {
+            let drvs = thread
+                .join()
+                .map_err(|_| "error: an evaluation thread failed\n".to_owned())??;
+            place(group, drvs);
+        }
+        found
+            .into_iter()
+            .map(|drv| drv.ok_or_else(|| "error: an output was not evaluated\n".to_owned()))
+            .collect()
+    })
+}
 
-    let fetched: Vec<&String> = used
-        .iter()
-        .filter(|name| {
-            flake
+/// The selections' indices grouped by target (images, which hold every
+/// target, with the first group), at most `threads` groups.
+fn target_groups(selected: &[Selected], threads: usize) -> Vec<Vec<usize>> {
+    let mut targets: Vec<&str> = Vec::new();
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    for (i, s) in selected.iter().enumerate() {
+        let at = if s.image {
+            0
+        } else if let Some(at) = targets.iter().position(|t| *t == s.target) {
+            at
+        } else {
+            targets.push(&s.target);
+            targets.len() - 1
+        };
+        let at = at % threads.max(1);
+        if groups.len() <= at {
+            groups.resize(at + 1, Vec::new());
+        }
+        groups[at].push(i);
+    }
+    groups
+}
+
+/// An evaluation error as the user sees it.
+fn render(e: kiln_eval::Error) -> String {
+    e.render()
+}
+
+/// One evaluator with the flake's value.
+struct FlakeEvaluation {
+    ev: Evaluator,
+    io: Rc<CliIo>,
+    value: kiln_eval::Value,
+    auto: Rc<kiln_eval::value::Attrs>,
+}
+
+impl FlakeEvaluation {
+    /// Evaluates `recipes/flake.nix` with the flake's spec (lazily: no
+    /// package is evaluated yet).
+    fn new(store: &Arc<Store>, flake: &Flake, spec: &str) -> Result<FlakeEvaluation, String> {
+        let opts = options(&[], true);
+        let io = Rc::new(CliIo::with_store(Arc::clone(store)));
+        let mut ev = Evaluator::new(io.clone(), opts.clone());
+        let expr = format!(
+            "{{ spec }}: import <kiln/flake.nix> {{ root = /. + \"{}\"; spec = builtins.fromJSON spec; }}",
+            nix_string_body(&flake.dir.to_string_lossy())
+        );
+        let function = ev.eval_expr(&expr, &opts.cwd).map_err(render)?;
+        let auto = Rc::new(
+            ev.auto_args(&[("spec".to_owned(), AutoArg::Str(spec.to_owned()))])
+                .map_err(render)?,
+        );
+        let value = ev.auto_call(&function, &auto).map_err(render)?;
+        Ok(FlakeEvaluation {
+            ev,
+            io,
+            value,
+            auto,
+        })
+    }
+
+    /// Realises the fetched inputs among `used` (the packages read their
+    /// Cargo.lock).
+    fn realise_fetched(
+        &mut self,
+        store: &Arc<Store>,
+        flake: &Flake,
+        used: &[String],
+        flags: &BuildFlags,
+        offline: bool,
+    ) -> Result<(), String> {
+        let mut drvs = Vec::new();
+        for name in used {
+            let fetched = flake
                 .manifest
                 .inputs
-                .get(*name)
-                .is_some_and(kiln_flake::Input::is_fetched)
-        })
-        .collect();
-    if !fetched.is_empty() {
-        let mut drvs = Vec::new();
-        for name in fetched {
-            let input = ev
-                .select_path(&value, &format!("inputs.{name}"), &auto)
+                .get(name)
+                .is_some_and(kiln_flake::Input::is_fetched);
+            if !fetched {
+                continue;
+            }
+            let input = self
+                .ev
+                .select_path(&self.value, &format!("inputs.{name}"), &self.auto)
                 .map_err(render)?;
-            for drv in ev.find_derivations(&input, &auto).map_err(render)? {
+            for drv in self
+                .ev
+                .find_derivations(&input, &self.auto)
+                .map_err(render)?
+            {
                 drvs.push(drv.drv_path);
             }
         }
-        io.flush()?;
-        realise_inputs(store, &drvs, flags, offline)?;
+        if drvs.is_empty() {
+            return Ok(());
+        }
+        self.io.flush()?;
+        realise_inputs(store, &drvs, flags, offline)
     }
 
-    let mut found = Vec::new();
-    for s in selected {
-        let path = if s.image {
-            format!("images.{}", s.package)
-        } else if s.plan {
-            format!("plans.{}.{}", s.package, s.target)
-        } else {
-            format!("packages.{}.{}", s.package, s.target)
-        };
-        let v = ev.select_path(&value, &path, &auto).map_err(render)?;
-        let drvs = ev.find_derivations(&v, &auto).map_err(render)?;
-        let Some(drv) = drvs.into_iter().next() else {
-            return Err(format!("error: `{path}` is not a derivation\n"));
-        };
-        found.push((drv.drv_path, drv.output));
+    /// Writes the derivations of `selected[i]` for each `i` of `group`;
+    /// returns each one's `.drv` path and output name, in order.
+    fn select(
+        &mut self,
+        selected: &[Selected],
+        group: &[usize],
+    ) -> Result<Vec<(String, String)>, String> {
+        let mut found = Vec::with_capacity(group.len());
+        for s in group.iter().map(|&i| &selected[i]) {
+            let path = if s.image {
+                format!("images.{}", s.package)
+            } else if s.plan {
+                format!("plans.{}.{}", s.package, s.target)
+            } else {
+                format!("packages.{}.{}", s.package, s.target)
+            };
+            let v = self
+                .ev
+                .select_path(&self.value, &path, &self.auto)
+                .map_err(render)?;
+            let drvs = self.ev.find_derivations(&v, &self.auto).map_err(render)?;
+            let Some(drv) = drvs.into_iter().next() else {
+                return Err(format!("error: `{path}` is not a derivation\n"));
+            };
+            found.push((drv.drv_path, drv.output));
+        }
+        self.io.flush()?;
+        Ok(found)
     }
-    io.flush()?;
-    Ok(found)
 }
 
 fn realise_inputs(
@@ -309,6 +451,37 @@ fn nix_string_body(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn sel(package: &str, target: &str, image: bool) -> Selected {
+        Selected {
+            package: package.into(),
+            target: target.into(),
+            image,
+            plan: false,
+        }
+    }
+
+    #[test]
+    fn targets_are_evaluated_in_groups_of_their_own() {
+        let selected = [
+            sel("rg", "x86_64", false),
+            sel("rg", "aarch64", false),
+            sel("image", "", true),
+            sel("fd", "aarch64", false),
+            sel("fd", "x86_64", false),
+        ];
+        assert_eq!(target_groups(&selected, 2), vec![vec![0, 2, 4], vec![1, 3]]);
+        // One CPU: one group, in the given order.
+        assert_eq!(target_groups(&selected, 1), vec![vec![0, 1, 2, 3, 4]]);
+        // Fewer threads than targets: the targets share them.
+        let three = [
+            sel("a", "x86_64", false),
+            sel("a", "aarch64", false),
+            sel("a", "riscv64", false),
+        ];
+        assert_eq!(target_groups(&three, 2), vec![vec![0, 2], vec![1]]);
+        assert!(target_groups(&[], 2).is_empty());
+    }
 
     #[test]
     fn links_name_the_target_and_the_package_when_several() {

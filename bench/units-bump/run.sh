@@ -1,24 +1,33 @@
 #!/usr/bin/env bash
-# Benchmark: a patch-version bump of one leaf dependency in Cargo.lock, in a
-# per-crate build (units = true), against the cold per-crate build and the
-# whole-project build.
+# Benchmark: the cold per-crate build (units = true) against the cold
+# whole-project build of the same lock, in the same run; then a
+# patch-version bump of one leaf dependency in Cargo.lock, in the per-crate
+# build, against both.
 #
 # Usage (from the repository's root; needs curl):
-#   bash bench/units-bump/run.sh            # ripgrep 15.2.0, x86_64: ~15 min on 2 cores
-#   bash bench/units-bump/run.sh uv         # uv 0.13.7 (its PyPI sdist): ~2.5 h
+#   bash bench/units-bump/run.sh            # ripgrep 15.2.0, x86_64: ~20 min on 2 cores
+#   bash bench/units-bump/run.sh uv         # uv 0.13.7 (its PyPI sdist): ~3 h
 #   TARGET=x86_64 WHOLE=0 bash bench/units-bump/run.sh uv
+#   TARGET=x86_64 BUMP=0 bash bench/units-bump/run.sh uv   # cold builds only: ~1 h 30 min
 #
 # KILN_STORE (default: target/bench-store) keeps the toolchain between runs;
 # KILN=PATH runs that kiln binary instead of building this checkout's;
 # TARGET (x86_64 or aarch64; ripgrep: x86_64, uv: aarch64) picks the
-# target; WHOLE=0 skips the whole-project build of the bumped lock (uv's
-# takes about 50 minutes).
+# target; COLD_WHOLE=0 skips the cold whole-project build of the
+# unbumped lock, WHOLE=0 that of the bumped lock (uv's take about 50
+# minutes each), BUMP=0 stops after the cold builds. GC=0 skips the
+# collection before the cold builds (it waits for every other kiln on the
+# store); they are then cold only if the store holds nothing of them yet,
+# which the dry-run count shows.
 #
 # Steps, each timed:
 #   1. the project's sources unpacked into a scratch flake with two
 #      packages: `units` (units = true) and `whole` (the whole-project
-#      build);
-#   2. `kiln lock` (plans), then a cold per-unit build;
+#      build); the toolchain built and kept as a root, the store
+#      collected, every download fetched (none of that is measured);
+#   2. `kiln lock` (plans), then a cold per-unit build, then a cold
+#      whole-project build of the same lock: their ratio (goal: <= 1.15)
+#      and a byte comparison of the two binaries;
 #   3. the bump, `kiln lock`, and the per-unit rebuild with --explain:
 #      ripgrep: itoa 1.0.18 -> 1.0.19 (only serde_json, grep-printer, grep
 #      and rg depend on it); uv: fixedbitset 0.5.7 -> 0.5.9 (petgraph and
@@ -85,24 +94,57 @@ TOML
 [ "$(grep -A1 "^name = \"$crate\"$" src/Cargo.lock)" = "name = \"$crate\"
 version = \"$old\"" ] || { echo "$project's Cargo.lock has no single $crate $old" >&2; exit 1; }
 
-timed() { local start; start=$(date +%s.%N); "$@"; echo "$(date +%s.%N) - $start" | bc; }
+same_bin() { # LABEL A B
+  if cmp -s "$2/bin/$bin" "$3/bin/$bin"; then
+    echo "per-unit and whole-project $bin $1: byte-identical ($(sha256sum < "$3/bin/$bin" | cut -c1-16)…)"
+  else
+    echo "per-unit and whole-project $bin $1 DIFFER" >&2
+    exit 1
+  fi
+}
+# timed EVENTS COMMAND…: runs COMMAND with its stderr (kiln's --json
+# events) in EVENTS and its stdout discarded; prints its wall time.
+timed() {
+  local events=$1 start
+  shift
+  start=$(date +%s.%N)
+  "$@" 2>"$events" >/dev/null
+  python3 -c 'import sys, time; print(f"{time.time() - float(sys.argv[1]):.1f}")' "$start"
+}
+ratio() { python3 -c 'import sys; print(f"{float(sys.argv[1]) / float(sys.argv[2]):.2f}")' "$1" "$2"; }
+# The toolchain is not what is measured: build it and keep it as a root.
+for attr in rust.toolchain rootfs zig; do
+  "$kiln" build --quiet -o "keep-$attr" -E "(import <kiln> { }).$attr" >/dev/null
+done
 "$kiln" lock >lock1.log 2>&1
-cold=$(timed "$kiln" build --json -o result-units ".#units.$target" 2>cold.jsonl >/dev/null)
+if [ "${GC:-1}" != 0 ]; then
+  "$kiln" gc >gc.log
+fi
+"$kiln" fetch --quiet ".#units.$target" ".#whole.$target"
+echo "before the cold builds: $("$kiln" build --dry-run ".#units.$target" 2>&1 >/dev/null | grep -m1 'would be') (per-unit)," \
+  "$("$kiln" build --dry-run ".#whole.$target" 2>&1 >/dev/null | grep -m1 'would be') (whole-project)"
+cold=$(timed cold.jsonl "$kiln" build --json -o result-units ".#units.$target")
+echo "cold per-unit build: $cold s"
+if [ "${COLD_WHOLE:-1}" != 0 ]; then
+  cold_whole=$(timed cold-whole.jsonl "$kiln" build --json -o result-whole0 ".#whole.$target")
+  echo "cold whole-project build of the same lock: $cold_whole s"
+  echo "ratio cold per-unit / cold whole-project, same run: $(ratio "$cold" "$cold_whole") (goal <= 1.15)"
+  same_bin "of the same lock" "result-units-$target" "result-whole0-$target"
+fi
+if [ "${BUMP:-1}" = 0 ]; then
+  echo "(scratch flake: $work)"
+  exit 0
+fi
 sed -i "/^name = \"$crate\"$/{n;s/^version = \"$old\"$/version = \"$new\"/}; s/$old_sum/$new_sum/" src/Cargo.lock
 "$kiln" lock >lock2.log 2>&1
-bump=$(timed "$kiln" build --json --explain -o result-bumped ".#units.$target" 2>bump.jsonl >/dev/null)
+bump=$(timed bump.jsonl "$kiln" build --json --explain -o result-bumped ".#units.$target")
 whole=0
 if [ "${WHOLE:-1}" != 0 ]; then
-  whole=$(timed "$kiln" build --json -o result-whole ".#whole.$target" 2>whole.jsonl >/dev/null)
+  whole=$(timed whole.jsonl "$kiln" build --json -o result-whole ".#whole.$target")
 fi
 
 python3 "$root/bench/units-bump/summary.py" "$cold" "$bump" "$whole" "$project.$target"
 if [ "$whole" != 0 ]; then
-  if cmp -s "result-bumped-$target/bin/$bin" "result-whole-$target/bin/$bin"; then
-    echo "per-unit and whole-project $bin of the bumped lock: byte-identical ($(sha256sum < "result-whole-$target/bin/$bin" | cut -c1-16)…)"
-  else
-    echo "per-unit and whole-project $bin of the bumped lock DIFFER" >&2
-    exit 1
-  fi
+  same_bin "of the bumped lock" "result-bumped-$target" "result-whole-$target"
 fi
 echo "(scratch flake: $work)"

@@ -34,7 +34,8 @@ pub struct BuildArgs {
     /// What to evaluate
     #[command(flatten)]
     pub source: SourceArgs,
-    /// Name the result links LINK, LINK-2, … instead of `result`
+    /// Name the result links LINK, LINK-2, … instead of `result` (missing
+    /// directories of LINK are created)
     #[arg(
         short = 'o',
         long = "out-link",
@@ -179,9 +180,13 @@ fn link_name(base: &Path, index: usize, output: &str) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// Points `link` at `path`'s physical location (replacing an old link)
-/// and registers it as a garbage-collector root.
+/// Points `link` at `path`'s physical location (replacing an old link,
+/// creating missing parent directories as `nix-build -o` does) and
+/// registers it as a garbage-collector root.
 pub(super) fn make_link(store: &Store, path: &StorePath, link: &Path) -> anyhow::Result<()> {
+    if let Some(parent) = link.parent().filter(|p| !p.as_os_str().is_empty()) {
+        fs_err::create_dir_all(parent)?;
+    }
     if let Ok(meta) = fs_err::symlink_metadata(link) {
         if !meta.file_type().is_symlink() {
             anyhow::bail!(

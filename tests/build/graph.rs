@@ -45,6 +45,24 @@ fn a_diamond_builds_each_node_once_with_two_jobs_and_a_rerun_does_nothing() {
 }
 
 #[test]
+fn an_out_link_in_a_missing_directory_creates_it_and_roots_the_output() {
+    need_sandbox!();
+    let env = Env::new();
+    env.nix("diamond.nix", DIAMOND);
+    let link = env.path().join("links/of/base");
+    let out = run(env
+        .kiln()
+        .args(["build", "diamond.nix", "-A", "base", "-o"])
+        .arg(&link));
+    assert!(out.status.success(), "{}", describe(&out));
+    let base = env.out_path("diamond.nix", Some("base"));
+    assert_eq!(fs_err::read_link(&link).unwrap(), env.physical(&base));
+    let gc = run(env.kiln().arg("gc"));
+    assert!(gc.status.success(), "{}", describe(&gc));
+    assert!(env.valid(&base), "the linked output was collected");
+}
+
+#[test]
 fn realise_builds_derivations_already_in_the_store() {
     need_sandbox!();
     let env = Env::new();

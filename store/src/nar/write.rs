@@ -101,7 +101,7 @@ pub fn dump_symlink(target: &[u8], out: impl Write) -> io::Result<u64> {
 /// The state of one directory being dumped.
 struct DirFrame {
     path: PathBuf,
-    names: std::vec::IntoIter<OsString>,
+    entries: std::vec::IntoIter<(OsString, Metadata)>,
 }
 
 /// Walks a tree depth-first, without recursion, feeding an [`Encoder`].
@@ -111,12 +111,13 @@ struct Dumper<'a, S: Sink> {
 
 impl<S: Sink> Dumper<'_, S> {
     fn dump(&mut self, root: &Path) -> Result<(), WriteError> {
+        let meta = fs_err::symlink_metadata(root).map_err(WriteError::Input)?;
         let mut stack: Vec<DirFrame> = Vec::new();
-        if let Some(frame) = self.node(root)? {
+        if let Some(frame) = self.node(root, &meta)? {
             stack.push(frame);
         }
         while let Some(top) = stack.last_mut() {
-            let Some(name) = top.names.next() else {
+            let Some((name, meta)) = top.entries.next() else {
                 stack.pop();
                 self.encoder.directory_end().map_err(WriteError::Output)?;
                 if !stack.is_empty() {
@@ -128,7 +129,7 @@ impl<S: Sink> Dumper<'_, S> {
             self.encoder
                 .entry_start(name.as_bytes())
                 .map_err(WriteError::Output)?;
-            match self.node(&path)? {
+            match self.node(&path, &meta)? {
                 Some(frame) => stack.push(frame),
                 None => self.encoder.entry_end().map_err(WriteError::Output)?,
             }
@@ -138,15 +139,14 @@ impl<S: Sink> Dumper<'_, S> {
 
     /// Writes the node at `path`, or for a directory only its start, and
     /// returns the directory's frame.
-    fn node(&mut self, path: &Path) -> Result<Option<DirFrame>, WriteError> {
-        let meta = fs_err::symlink_metadata(path).map_err(WriteError::Input)?;
+    fn node(&mut self, path: &Path, meta: &Metadata) -> Result<Option<DirFrame>, WriteError> {
         let file_type = meta.file_type();
         if file_type.is_dir() {
-            let names = sorted_names(path)?;
+            let entries = sorted_entries(path)?;
             self.encoder.directory_start().map_err(WriteError::Output)?;
             return Ok(Some(DirFrame {
                 path: path.to_owned(),
-                names: names.into_iter(),
+                entries: entries.into_iter(),
             }));
         }
         if file_type.is_symlink() {
@@ -155,7 +155,9 @@ impl<S: Sink> Dumper<'_, S> {
                 .symlink(target.as_os_str().as_bytes())
                 .map_err(WriteError::Output)?;
         } else if file_type.is_file() {
-            self.regular(path, &meta)?;
+            // Nix checks `S_IXUSR` only; the group and other bits do not count.
+            let executable = meta.permissions().mode() & 0o100 != 0;
+            self.encoder.regular_file(path, executable, meta.len())?;
         } else {
             return Err(WriteError::Unsupported {
                 path: path.to_owned(),
@@ -164,43 +166,24 @@ impl<S: Sink> Dumper<'_, S> {
         }
         Ok(None)
     }
-
-    fn regular(&mut self, path: &Path, meta: &Metadata) -> Result<(), WriteError> {
-        // Nix checks `S_IXUSR` only; the group and other bits do not count.
-        let executable = meta.permissions().mode() & 0o100 != 0;
-        let size = meta.len();
-        let mut file = fs_err::File::open(path).map_err(WriteError::Input)?;
-        self.encoder
-            .regular_start(executable, size)
-            .map_err(WriteError::Output)?;
-        let mut remaining = size;
-        while remaining > 0 {
-            let n = self.encoder.contents_from(&mut file, remaining)?;
-            if n == 0 {
-                return Err(WriteError::FileChanged {
-                    path: path.to_owned(),
-                    expected: size,
-                    got: size - remaining,
-                });
-            }
-            remaining -= n as u64;
-        }
-        self.encoder.regular_end(size).map_err(WriteError::Output)
-    }
 }
 
-/// Returns the names in directory `path`, sorted as bytes (as Nix does).
-fn sorted_names(path: &Path) -> Result<Vec<OsString>, WriteError> {
-    let mut names = Vec::new();
+/// Returns the entries of directory `path` with their metadata (not
+/// following symlinks; read relative to the open directory), sorted by
+/// name as bytes, as Nix sorts them.
+pub(super) fn sorted_entries(path: &Path) -> Result<Vec<(OsString, Metadata)>, WriteError> {
+    let mut entries = Vec::new();
     for entry in fs_err::read_dir(path).map_err(WriteError::Input)? {
-        names.push(entry.map_err(WriteError::Input)?.file_name());
+        let entry = entry.map_err(WriteError::Input)?;
+        let meta = entry.metadata().map_err(WriteError::Input)?;
+        entries.push((entry.file_name(), meta));
     }
-    names.sort_unstable_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
-    Ok(names)
+    entries.sort_unstable_by(|(a, _), (b, _)| a.as_bytes().cmp(b.as_bytes()));
+    Ok(entries)
 }
 
 /// Names a file type that a NAR cannot hold.
-fn describe(file_type: FileType) -> &'static str {
+pub(super) fn describe(file_type: FileType) -> &'static str {
     if file_type.is_socket() {
         "socket"
     } else if file_type.is_fifo() {
@@ -339,6 +322,32 @@ impl<W: Write> Encoder<W> {
 }
 
 impl<S: Sink> Encoder<S> {
+    /// Writes a whole regular file node whose contents are the first
+    /// `size` bytes of the file at `path`, read straight into the sink.
+    pub(super) fn regular_file(
+        &mut self,
+        path: &Path,
+        executable: bool,
+        size: u64,
+    ) -> Result<(), WriteError> {
+        let mut file = fs_err::File::open(path).map_err(WriteError::Input)?;
+        self.regular_start(executable, size)
+            .map_err(WriteError::Output)?;
+        let mut remaining = size;
+        while remaining > 0 {
+            let n = self.contents_from(&mut file, remaining)?;
+            if n == 0 {
+                return Err(WriteError::FileChanged {
+                    path: path.to_owned(),
+                    expected: size,
+                    got: size - remaining,
+                });
+            }
+            remaining -= n as u64;
+        }
+        self.regular_end(size).map_err(WriteError::Output)
+    }
+
     /// Reads at most `max` bytes of the current regular file's contents
     /// from `file` straight into the sink and returns how many were read,
     /// 0 at the end of the file.

@@ -4,6 +4,7 @@
 mod bad;
 mod good;
 mod model;
+mod prefetch;
 mod roundtrip;
 
 use std::collections::BTreeMap;

@@ -134,13 +134,19 @@ grep -q "planned app-units.aarch64: 10 units (8 rustc calls, 2 build-script runs
 for target in x86_64 aarch64; do
   [ "$(sha256sum < "$links/units-$target/bin/app")" = "$(sha256sum < "$links/app-$target/bin/app")" ] || fail "the per-unit $target app differs from the whole-project build's"
 done
+# The fixture units (`NAME-0.1.0-….drv`, store hash dropped) a --json
+# event log says were built (`unit_names "" LOG`) or reused (`unit_names -v
+# LOG`), sorted, each followed by a space.
+unit_names() {
+  grep '"event":"finish"' "$2" | grep ${1:+"$1"} '"reusedFrom":null' | grep -o '[a-z0-9]*-[a-z_-]*-0.1.0-[a-z0-9_-]*\.drv' | sed 's/^[a-z0-9]*-//' | LC_ALL=C sort -u | tr '\n' ' '
+}
 # Early cutoff: after an edit of app's source, app's units are built again
 # and every unit of the other members (csum-sys's build script, its run,
 # its library; the proc-macro) is reused, not built; the binary is the
 # same.
 echo "// an edit of app alone" >> "$fxu/app/src/main.rs"
 "$kiln" build --json --explain -o "$links/units" "$fxu#app-units.x86_64" >/dev/null 2>"$links/units-edit.jsonl" || { cat "$links/units-edit.jsonl" >&2; fail "the per-unit build after an edit failed"; }
-reused=$(grep '"event":"finish"' "$links/units-edit.jsonl" | grep -v '"reusedFrom":null' | grep -o '[a-z0-9]*-[a-z_-]*-0.1.0-[a-z0-9_-]*\.drv' | sed 's/^[a-z0-9]*-//' | LC_ALL=C sort -u | tr '\n' ' ')
+reused=$(unit_names -v "$links/units-edit.jsonl")
 [ "$reused" = "csum-sys-0.1.0-build-script-run-x86_64.drv csum-sys-0.1.0-build_script_build-host.drv csum-sys-0.1.0-csum_sys-x86_64.drv macros-0.1.0-macros-host.drv " ] || fail "after an edit of app, the other members' units were not all reused: $reused"
 grep '"event":"finish"' "$links/units-edit.jsonl" | grep 'app-0.1.0-app-x86_64.drv.*"reusedFrom":null' >/dev/null || fail "app's binary unit was not built after its edit"
 grep -q 'csum_sys-x86_64`: .*not built: its inputs have the same contents' "$links/units-edit.jsonl" || fail "--explain does not say csum_sys was reused"
@@ -151,7 +157,7 @@ grep -q 'csum_sys-x86_64`: .*not built: its inputs have the same contents' "$lin
 # them is built: app's units and the package are reused.
 echo "/* a comment, no code */" >> "$fxu/csum-sys/csum.c"
 "$kiln" build --json --explain -o "$links/units" "$fxu#app-units.x86_64" >/dev/null 2>"$links/units-c-edit.jsonl" || { cat "$links/units-c-edit.jsonl" >&2; fail "the per-unit build after a C comment failed"; }
-built=$(grep '"event":"finish"' "$links/units-c-edit.jsonl" | grep '"reusedFrom":null' | grep -o '[a-z0-9]*-[a-z_-]*-0.1.0-[a-z0-9_-]*\.drv' | sed 's/^[a-z0-9]*-//' | LC_ALL=C sort -u | tr '\n' ' ')
+built=$(unit_names "" "$links/units-c-edit.jsonl")
 [ "$built" = "csum-sys-0.1.0-build-script-run-x86_64.drv csum-sys-0.1.0-build_script_build-host.drv csum-sys-0.1.0-csum_sys-x86_64.drv " ] || fail "after a comment in csum.c, other units than csum-sys's were built: $built"
 grep '"event":"finish"' "$links/units-c-edit.jsonl" | grep 'app-0.1.0-app-x86_64.drv.*"reusedFrom":"' >/dev/null || fail "app's binary unit was built again after a comment in csum.c"
 [ "$(sha256sum < "$links/units-x86_64/bin/app")" = "$(sha256sum < "$links/app-x86_64/bin/app")" ] || fail "after a comment in csum.c, the per-unit app differs"

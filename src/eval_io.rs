@@ -11,7 +11,7 @@
 
 use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap};
-use std::io::{Read, Write};
+use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::sync::Arc;
 
@@ -152,6 +152,11 @@ impl Write for HashSink {
 
 /// Serialises `path` as a NAR into `enc`, leaving out what `include`
 /// rejects.
+///
+/// As Nix does, a FIFO, socket or device anywhere in the tree is an error
+/// (opening a FIFO would wait for a writer forever), and so is a directory
+/// that cannot be listed. A name that is not UTF-8 is refused: the
+/// evaluator's paths are strings, so its NAR would not be Nix's.
 fn dump<W: Write>(
     enc: &mut Encoder<W>,
     path: &str,
@@ -165,11 +170,18 @@ fn dump<W: Write>(
         enc.symlink(target.as_os_str().as_encoded_bytes())
             .map_err(io_err)?;
     } else if ft.is_dir() {
-        let mut names: Vec<String> = fs_err::read_dir(path)
-            .map_err(io_err)?
-            .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
-            .collect();
-        names.sort();
+        let mut names = Vec::new();
+        for entry in fs_err::read_dir(path).map_err(io_err)? {
+            let name = entry.map_err(io_err)?.file_name();
+            let name = name.into_string().map_err(|name| IoError::Failed {
+                action: "dumping path",
+                path: format!("{}/{}", path.trim_end_matches('/'), name.to_string_lossy()),
+                reason: "the file name is not UTF-8, which kiln cannot add to the store yet".into(),
+            })?;
+            names.push(name);
+        }
+        // Byte order, as Nix sorts: for UTF-8 strings that is `str`'s order.
+        names.sort_unstable();
         enc.directory_start().map_err(io_err)?;
         for name in names {
             let child = format!("{}/{name}", path.trim_end_matches('/'));
@@ -181,13 +193,20 @@ fn dump<W: Write>(
             enc.entry_end().map_err(io_err)?;
         }
         enc.directory_end().map_err(io_err)?;
-    } else {
+    } else if ft.is_file() {
+        // Nix checks `S_IXUSR` only; the group and other bits do not count.
         let executable = meta.permissions().mode() & 0o100 != 0;
-        let mut file = fs_err::File::open(path).map_err(io_err)?;
-        let mut contents = Vec::new();
-        file.read_to_end(&mut contents).map_err(io_err)?;
-        enc.regular(executable, contents.len() as u64, contents.as_slice())
-            .map_err(io_err)?;
+        let file = fs_err::File::open(path).map_err(io_err)?;
+        enc.regular(executable, meta.len(), file).map_err(io_err)?;
+    } else {
+        return Err(IoError::Failed {
+            action: "dumping path",
+            path: path.to_owned(),
+            reason: format!(
+                "it is a {}, which a store path cannot hold",
+                kiln_store::nar::write::describe(ft)
+            ),
+        });
     }
     Ok(())
 }

@@ -213,6 +213,53 @@ fn parse_reports_undefined_variables() {
 }
 
 #[test]
+fn a_fifo_in_a_source_tree_is_an_error_not_a_hang() {
+    // Opening a FIFO waits for a writer: kiln used to hang here, where Nix
+    // says "file '…' has an unsupported type".
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let src = tmp.path().join("src");
+    std::fs::create_dir(&src).expect("mkdir");
+    std::fs::write(src.join("a"), "a").expect("write");
+    let fifo = src.join("pipe");
+    assert!(
+        run(std::process::Command::new("mkfifo").arg(&fifo))
+            .status
+            .success()
+    );
+    let expr = format!("\"${{{}}}\"", src.display());
+    let out = run(std::process::Command::new("timeout")
+        .arg("60")
+        .arg(env!("CARGO_BIN_EXE_kiln"))
+        .args(["eval", "-E", &expr]));
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("'{}'", fifo.display())),
+        "{stderr}"
+    );
+    assert!(stderr.contains("FIFO"), "{stderr}");
+    // Filtered out, it is no obstacle.
+    let filtered = format!(
+        "\"${{builtins.filterSource (p: t: baseNameOf p != \"pipe\") {}}}\"",
+        src.display()
+    );
+    let out = run(kiln().args(["eval", "-E", &filtered]));
+    assert!(out.status.success(), "{}", show(&out));
+}
+
+#[test]
+fn an_error_in_an_expression_shows_its_line_once() {
+    // An -E expression has no trailing newline; the line after the error's
+    // used to come out as the whole expression again.
+    let out = run(kiln().args(["eval", "-E", "1 +\n throw \"boom\""]));
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("at «string»:2:2:"), "{stderr}");
+    assert_eq!(stderr.matches("1 +").count(), 1, "{stderr}");
+    assert_eq!(stderr.matches("throw \"boom\"").count(), 1, "{stderr}");
+}
+
+#[test]
 fn deep_recursion_is_an_error_not_a_crash() {
     let out = run(kiln().args(["eval", "-E", "let f = x: 1 + f x; in f 1"]));
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));

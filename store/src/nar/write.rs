@@ -182,8 +182,9 @@ pub(super) fn sorted_entries(path: &Path) -> Result<Vec<(OsString, Metadata)>, W
     Ok(entries)
 }
 
-/// Names a file type that a NAR cannot hold.
-pub(super) fn describe(file_type: FileType) -> &'static str {
+/// Names a file type that a NAR cannot hold: `socket`, `FIFO`, `block
+/// device`, `character device`.
+pub fn describe(file_type: FileType) -> &'static str {
     if file_type.is_socket() {
         "socket"
     } else if file_type.is_fifo() {

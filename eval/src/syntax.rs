@@ -96,13 +96,13 @@ impl Source {
         (line, (offset - start) as usize + 1)
     }
 
-    /// Returns the text of a 1-based line, without its newline.
+    /// Returns the text of a 1-based line, without its newline; empty for
+    /// a line the source does not have.
     pub fn line_text(&self, line: usize) -> &str {
-        let start = self
-            .line_starts
-            .get(line.wrapping_sub(1))
-            .copied()
-            .unwrap_or(0) as usize;
+        let Some(&start) = self.line_starts.get(line.wrapping_sub(1)) else {
+            return "";
+        };
+        let start = start as usize;
         let end = self
             .line_starts
             .get(line)

@@ -108,7 +108,7 @@ pub fn run(cmd: HashCommand) -> anyhow::Result<ExitCode> {
 /// Returns the hash of the NAR serialisation of `path`.
 fn hash_nar(path: &std::path::Path, algo: HashAlgo) -> anyhow::Result<Hash> {
     let (hash, _size) =
-        kiln_store::hash::hash_with(algo, |out| kiln_store::nar::dump_prefetching(path, out))
+        kiln_store::hash::hash_with(algo, |out| kiln_store::nar::dump_to(path, out))
             .with_context(|| format!("cannot hash `{}`", path.display()))?;
     Ok(hash)
 }

@@ -10,9 +10,7 @@ hash.
 
 - [`dump()`] writes a tree from the file system ([`write`](mod@write) also has the
   low-level [`Encoder`] for trees that are not on disk); [`dump_to`] writes
-  to a [`Sink`] that takes file contents straight into its own memory;
-  [`dump_prefetching`] writes the same bytes, reading small files ahead on
-  other threads (what `kiln hash path` uses).
+  to a [`Sink`] that takes file contents straight into its own memory.
 - [`Reader`] parses a NAR from any [`std::io::Read`] as a stream of
   [`Event`]s, rejecting anything that is not exactly what Nix would write;
   [`validate`] reads one to the end.
@@ -29,7 +27,6 @@ or make unpacked trees read-only (the store does that on registration).
 */
 
 pub mod list;
-pub mod prefetch;
 pub mod read;
 pub mod sink;
 pub mod unpack;
@@ -40,7 +37,6 @@ pub mod write;
 mod tests;
 
 pub use list::{Entry, Kind, Listing, list};
-pub use prefetch::dump_prefetching;
 pub use read::{Event, ReadError, Reader, validate};
 pub use sink::{Buffered, Sink};
 pub use unpack::{UnpackError, unpack};

@@ -101,7 +101,7 @@ pub fn dump_symlink(target: &[u8], out: impl Write) -> io::Result<u64> {
 /// The state of one directory being dumped.
 struct DirFrame {
     path: PathBuf,
-    entries: std::vec::IntoIter<(OsString, Metadata)>,
+    names: std::vec::IntoIter<OsString>,
 }
 
 /// Walks a tree depth-first, without recursion, feeding an [`Encoder`].
@@ -111,13 +111,12 @@ struct Dumper<'a, S: Sink> {
 
 impl<S: Sink> Dumper<'_, S> {
     fn dump(&mut self, root: &Path) -> Result<(), WriteError> {
-        let meta = fs_err::symlink_metadata(root).map_err(WriteError::Input)?;
         let mut stack: Vec<DirFrame> = Vec::new();
-        if let Some(frame) = self.node(root, &meta)? {
+        if let Some(frame) = self.node(root)? {
             stack.push(frame);
         }
         while let Some(top) = stack.last_mut() {
-            let Some((name, meta)) = top.entries.next() else {
+            let Some(name) = top.names.next() else {
                 stack.pop();
                 self.encoder.directory_end().map_err(WriteError::Output)?;
                 if !stack.is_empty() {
@@ -129,7 +128,7 @@ impl<S: Sink> Dumper<'_, S> {
             self.encoder
                 .entry_start(name.as_bytes())
                 .map_err(WriteError::Output)?;
-            match self.node(&path, &meta)? {
+            match self.node(&path)? {
                 Some(frame) => stack.push(frame),
                 None => self.encoder.entry_end().map_err(WriteError::Output)?,
             }
@@ -139,14 +138,15 @@ impl<S: Sink> Dumper<'_, S> {
 
     /// Writes the node at `path`, or for a directory only its start, and
     /// returns the directory's frame.
-    fn node(&mut self, path: &Path, meta: &Metadata) -> Result<Option<DirFrame>, WriteError> {
+    fn node(&mut self, path: &Path) -> Result<Option<DirFrame>, WriteError> {
+        let meta = fs_err::symlink_metadata(path).map_err(WriteError::Input)?;
         let file_type = meta.file_type();
         if file_type.is_dir() {
-            let entries = sorted_entries(path)?;
+            let names = sorted_names(path)?;
             self.encoder.directory_start().map_err(WriteError::Output)?;
             return Ok(Some(DirFrame {
                 path: path.to_owned(),
-                entries: entries.into_iter(),
+                names: names.into_iter(),
             }));
         }
         if file_type.is_symlink() {
@@ -155,9 +155,7 @@ impl<S: Sink> Dumper<'_, S> {
                 .symlink(target.as_os_str().as_bytes())
                 .map_err(WriteError::Output)?;
         } else if file_type.is_file() {
-            // Nix checks `S_IXUSR` only; the group and other bits do not count.
-            let executable = meta.permissions().mode() & 0o100 != 0;
-            self.encoder.regular_file(path, executable, meta.len())?;
+            self.regular(path, &meta)?;
         } else {
             return Err(WriteError::Unsupported {
                 path: path.to_owned(),
@@ -166,20 +164,39 @@ impl<S: Sink> Dumper<'_, S> {
         }
         Ok(None)
     }
+
+    fn regular(&mut self, path: &Path, meta: &Metadata) -> Result<(), WriteError> {
+        // Nix checks `S_IXUSR` only; the group and other bits do not count.
+        let executable = meta.permissions().mode() & 0o100 != 0;
+        let size = meta.len();
+        let mut file = fs_err::File::open(path).map_err(WriteError::Input)?;
+        self.encoder
+            .regular_start(executable, size)
+            .map_err(WriteError::Output)?;
+        let mut remaining = size;
+        while remaining > 0 {
+            let n = self.encoder.contents_from(&mut file, remaining)?;
+            if n == 0 {
+                return Err(WriteError::FileChanged {
+                    path: path.to_owned(),
+                    expected: size,
+                    got: size - remaining,
+                });
+            }
+            remaining -= n as u64;
+        }
+        self.encoder.regular_end(size).map_err(WriteError::Output)
+    }
 }
 
-/// Returns the entries of directory `path` with their metadata (not
-/// following symlinks; read relative to the open directory), sorted by
-/// name as bytes, as Nix sorts them.
-pub(super) fn sorted_entries(path: &Path) -> Result<Vec<(OsString, Metadata)>, WriteError> {
-    let mut entries = Vec::new();
+/// Returns the names in directory `path`, sorted as bytes (as Nix does).
+fn sorted_names(path: &Path) -> Result<Vec<OsString>, WriteError> {
+    let mut names = Vec::new();
     for entry in fs_err::read_dir(path).map_err(WriteError::Input)? {
-        let entry = entry.map_err(WriteError::Input)?;
-        let meta = entry.metadata().map_err(WriteError::Input)?;
-        entries.push((entry.file_name(), meta));
+        names.push(entry.map_err(WriteError::Input)?.file_name());
     }
-    entries.sort_unstable_by(|(a, _), (b, _)| a.as_bytes().cmp(b.as_bytes()));
-    Ok(entries)
+    names.sort_unstable_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+    Ok(names)
 }
 
 /// Names a file type that a NAR cannot hold: `socket`, `FIFO`, `block
@@ -323,32 +340,6 @@ impl<W: Write> Encoder<W> {
 }
 
 impl<S: Sink> Encoder<S> {
-    /// Writes a whole regular file node whose contents are the first
-    /// `size` bytes of the file at `path`, read straight into the sink.
-    pub(super) fn regular_file(
-        &mut self,
-        path: &Path,
-        executable: bool,
-        size: u64,
-    ) -> Result<(), WriteError> {
-        let mut file = fs_err::File::open(path).map_err(WriteError::Input)?;
-        self.regular_start(executable, size)
-            .map_err(WriteError::Output)?;
-        let mut remaining = size;
-        while remaining > 0 {
-            let n = self.contents_from(&mut file, remaining)?;
-            if n == 0 {
-                return Err(WriteError::FileChanged {
-                    path: path.to_owned(),
-                    expected: size,
-                    got: size - remaining,
-                });
-            }
-            remaining -= n as u64;
-        }
-        self.regular_end(size).map_err(WriteError::Output)
-    }
-
     /// Reads at most `max` bytes of the current regular file's contents
     /// from `file` straight into the sink and returns how many were read,
     /// 0 at the end of the file.

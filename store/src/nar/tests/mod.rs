@@ -4,7 +4,6 @@
 mod bad;
 mod good;
 mod model;
-mod prefetch;
 mod roundtrip;
 
 use std::collections::BTreeMap;

@@ -20,6 +20,11 @@
 # without variations, VARY=skip leaves the check out), `BIN --version`
 # (aarch64 under qemu) and the binaries' sizes.
 set -euo pipefail
+# Fail now, not after the kiln builds, when a tool the peer run needs is
+# missing (bwrap is what runs plain cargo).
+for tool in bwrap file python3; do
+  command -v "$tool" >/dev/null || { echo "run.sh: needs $tool (apt-get install bubblewrap file python3)" >&2; exit 2; }
+done
 flake=${1:?usage: run.sh FLAKE_DIR PACKAGE}
 package=${2:?usage: run.sh FLAKE_DIR PACKAGE}
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -153,7 +158,11 @@ for drv in $drvs; do
   i=$((i + 1)); mkdir -p "$work/both$i"
   peer "$drv" "$work/both$i" & pids+=($!)
 done
-for pid in "${pids[@]}"; do wait "$pid"; done
+i=0
+for pid in "${pids[@]}"; do
+  i=$((i + 1))
+  wait "$pid" || { echo "plain cargo failed ($work/both$i/log):" >&2; tail -20 "$work/both$i/log" >&2; for p in "${pids[@]}"; do wait "$p" || true; done; exit 1; }
+done
 cargo_both=$(since "$start")
 echo "plain cargo, the same targets side by side: $cargo_both s"
 python3 -c "import sys; print(f'ratio kiln cold / plain cargo: {float(sys.argv[1]) / float(sys.argv[2]):.2f} (goal <= 1.1)')" "$kiln_cold" "$cargo_both"

@@ -74,6 +74,28 @@ impl CliIo {
             .map_err(|e| format!("error: cannot write to the store: {}\n", error_chain(&e)))
     }
 
+    /// Keeps a text this evaluation added, for reading it back, and queues
+    /// it for the store when there is one.
+    fn remember_text(
+        &self,
+        path: &StorePath,
+        name: &str,
+        contents: Vec<u8>,
+        references: BTreeSet<StorePath>,
+    ) {
+        if self.store.is_some() {
+            // Written in one batch by `flush`: one sync for all the `.drv`s.
+            self.pending.borrow_mut().push(Text {
+                name: name.to_owned(),
+                contents: contents.clone(),
+                references,
+            });
+        }
+        self.texts
+            .borrow_mut()
+            .insert(self.store_dir.display(path), contents);
+    }
+
     /// Maps a path inside a store path we produced back to its source.
     fn redirect(&self, path: &str) -> Option<String> {
         let prefix = format!("{}/", self.store_dir.as_str());
@@ -387,19 +409,20 @@ impl Io for CliIo {
             .store_dir
             .make_text_path(name, text.as_bytes(), &refs)
             .map_err(|e| store_error(name, e))?;
-        if self.store.is_some() {
-            // Written in one batch by `flush`: one sync for all the `.drv`s.
-            self.pending.borrow_mut().push(Text {
-                name: name.to_owned(),
-                contents: text.as_bytes().to_vec(),
-                references: refs,
-            });
-        }
-        let sp = self.store_dir.display(&sp);
-        self.texts
-            .borrow_mut()
-            .insert(sp.clone(), text.as_bytes().to_vec());
-        Ok(sp)
+        let sp_text = self.store_dir.display(&sp);
+        self.remember_text(&sp, name, text.as_bytes().to_vec(), refs);
+        Ok(sp_text)
+    }
+
+    fn add_derivation(
+        &self,
+        path: &StorePath,
+        name: &str,
+        text: String,
+        references: &BTreeSet<StorePath>,
+    ) -> Result<(), IoError> {
+        self.remember_text(path, name, text.into_bytes(), references.clone());
+        Ok(())
     }
 
     fn get_env(&self, name: &str) -> Option<String> {

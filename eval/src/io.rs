@@ -11,6 +11,8 @@
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 
+use kiln_store::store_path::StorePath;
+
 use crate::error::{Error, ErrorKind};
 
 /// The type of a directory entry, as `readDir` reports it.
@@ -129,6 +131,17 @@ pub trait Io {
         references: &BTreeSet<String>,
     ) -> Result<String, IoError>;
 
+    /// Adds a `.drv` file at `path`, which the evaluator computed from
+    /// `name`, `text` and `references` exactly as [`Io::add_text_to_store`]
+    /// would (`derivationStrict`): the path is not computed a second time.
+    fn add_derivation(
+        &self,
+        path: &StorePath,
+        name: &str,
+        text: String,
+        references: &BTreeSet<StorePath>,
+    ) -> Result<(), IoError>;
+
     /// Reads an environment variable (`getEnv`, `NIX_PATH`).
     fn get_env(&self, name: &str) -> Option<String>;
 
@@ -204,6 +217,16 @@ impl Io for MemoryIo {
         Ok(format!(
             "/nix/store/00000000000000000000000000000000-{name}"
         ))
+    }
+
+    fn add_derivation(
+        &self,
+        _path: &StorePath,
+        _name: &str,
+        _text: String,
+        _references: &BTreeSet<StorePath>,
+    ) -> Result<(), IoError> {
+        Ok(())
     }
 
     fn get_env(&self, name: &str) -> Option<String> {

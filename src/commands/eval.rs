@@ -128,6 +128,7 @@ pub fn options(include: &[String], pure: bool) -> EvalOptions {
         // and the unwinding of a "stack overflow" error.
         stack_budget: kiln_eval::STACK_SIZE - (64 << 20),
         max_work: 0,
+        speculate: true,
     }
 }
 
@@ -206,7 +207,10 @@ pub fn load(source: &SourceArgs, io: Rc<dyn Io>, opts: EvalOptions) -> Result<Lo
 
 /// Evaluates and renders; errors come back already rendered.
 fn evaluate(args: &EvalArgs) -> Result<String, String> {
-    let opts = options(&args.source.include, args.source.pure);
+    let mut opts = options(&args.source.include, args.source.pure);
+    // The lazy printers show what is still unevaluated, so nothing may be
+    // evaluated ahead of time.
+    opts.speculate = args.strict || args.json;
     let io = Rc::new(CliIo::new(&opts.store_dir));
     let Loaded {
         evaluator: mut ev,

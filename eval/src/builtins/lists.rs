@@ -165,11 +165,25 @@ fn sort(m: &mut Machine, args: &[Value]) -> R {
         *x = m.force(x)?;
     }
     let mut buf = v.clone();
-    merge_sort(m, &f, &mut v, &mut buf)?;
+    // As in Nix, `lessThan` is compared directly rather than called: the
+    // same order and errors, without a function call per comparison.
+    let order = match &f {
+        Value::PrimOp(op) if op.name == "lessThan" => Order::LessThan,
+        _ => Order::Function(f),
+    };
+    merge_sort(m, &order, &mut v, &mut buf)?;
     Ok(Value::list(v))
 }
 
-fn merge_sort(m: &mut Machine, f: &Value, v: &mut [Value], buf: &mut [Value]) -> Result<()> {
+/// How `sort` orders its items.
+enum Order {
+    /// `builtins.lessThan`.
+    LessThan,
+    /// Any other function, called on each pair.
+    Function(Value),
+}
+
+fn merge_sort(m: &mut Machine, f: &Order, v: &mut [Value], buf: &mut [Value]) -> Result<()> {
     let n = v.len();
     if n <= 8 {
         return insertion_sort(m, f, v);
@@ -207,7 +221,7 @@ fn merge_sort(m: &mut Machine, f: &Value, v: &mut [Value], buf: &mut [Value]) ->
     Ok(())
 }
 
-fn insertion_sort(m: &mut Machine, f: &Value, v: &mut [Value]) -> Result<()> {
+fn insertion_sort(m: &mut Machine, f: &Order, v: &mut [Value]) -> Result<()> {
     for i in 1..v.len() {
         let mut j = i;
         while j > 0 && less(m, f, &v[j], &v[j - 1])? {
@@ -218,9 +232,17 @@ fn insertion_sort(m: &mut Machine, f: &Value, v: &mut [Value]) -> Result<()> {
     Ok(())
 }
 
-fn less(m: &mut Machine, f: &Value, a: &Value, b: &Value) -> Result<bool> {
-    let r = m.call_multi(f.clone(), &[a.clone(), b.clone()], Pos::NONE)?;
-    m.expect_bool(&r, Pos::NONE)
+fn less(m: &mut Machine, order: &Order, a: &Value, b: &Value) -> Result<bool> {
+    match order {
+        Order::LessThan => match (a, b) {
+            (Value::Int(x), Value::Int(y)) => Ok(x < y),
+            _ => m.less_than(a, b, Pos::NONE),
+        },
+        Order::Function(f) => {
+            let r = m.call_multi(f.clone(), &[a.clone(), b.clone()], Pos::NONE)?;
+            m.expect_bool(&r, Pos::NONE)
+        }
+    }
 }
 
 fn partition(m: &mut Machine, args: &[Value]) -> R {

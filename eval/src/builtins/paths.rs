@@ -233,7 +233,7 @@ fn to_file(m: &mut Machine, args: &[Value]) -> R {
     let sp =
         m.io.add_text_to_store(&name, contents.as_str(), &refs)
             .map_err(|e| e.into_error())?;
-    m.derivations.record_text(&sp, &refs);
+    m.derivations.record_text(sp.clone(), refs);
     let mut ctx = Context::new();
     ctx.insert(sp.clone());
     Ok(Value::from_nix_string(NixString::with_context(sp, ctx)))

@@ -23,7 +23,7 @@ use smallvec::SmallVec;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::io::Io;
-use crate::lower::ir::{AttrKey, AttrsDef, Expr};
+use crate::lower::ir::{AttrKey, AttrsDef, BinOp, Expr};
 use crate::lower::scope::StaticScope;
 use crate::syntax::Pos;
 use crate::value::{Attr, Attrs, Closure, Env, EnvFrame, NixString, Sym, Thunk, ThunkState, Value};
@@ -58,6 +58,11 @@ pub struct EvalOptions {
     /// runaway or exponentially growing programs stop with an error
     /// (the fuzzer relies on this).
     pub max_work: u64,
+    /// Whether integer arithmetic on values already known may be done when
+    /// it is suspended rather than when it is forced (see `speculate`).
+    /// Only a printer of unevaluated values (`<CODE>`) can tell the
+    /// difference, so lazy printing turns this off.
+    pub speculate: bool,
 }
 
 impl Default for EvalOptions {
@@ -74,6 +79,7 @@ impl Default for EvalOptions {
             current_time: 0,
             stack_budget: 1 << 20,
             max_work: 0,
+            speculate: true,
         }
     }
 }
@@ -166,24 +172,70 @@ impl Machine {
     fn eval_inner(&mut self, expr: &Expr, env: &Env) -> Result<Value> {
         match expr {
             Expr::Const(v) => Ok(v.clone()),
-            Expr::Var { depth, index } => {
-                let frame = walk(env, *depth)?;
-                #[expect(
-                    clippy::unnecessary_lazy_evaluations,
-                    reason = "`ok_or` builds and drops an error on every variable read"
-                )]
-                let slot = frame
-                    .slots
-                    .get(*index as usize)
-                    .ok_or_else(|| ErrorKind::Internal {
-                        what: "slot out of range",
-                    })?;
-                let thunk = match &*slot.borrow() {
-                    Value::Thunk(t) => t.clone(),
-                    other => return Ok(other.clone()),
-                };
-                self.force_thunk(&thunk)
+            Expr::Var { depth, index } => self.eval_var(env, *depth, *index),
+            Expr::Apply { func, args, pos } => self.eval_apply(func, args, *pos, env),
+            Expr::If {
+                cond,
+                then,
+                otherwise,
+                pos,
+            } => {
+                let c = self.eval(cond, env)?;
+                let c = self.expect_bool(&c, *pos)?;
+                self.eval(if c { then } else { otherwise }, env)
             }
+            Expr::BinOp { op, lhs, rhs, pos } => self.binop(*op, lhs, rhs, *pos, env),
+            _ => self.eval_other(expr, env),
+        }
+    }
+
+    /// Reads a variable's slot, forcing it.
+    #[inline]
+    fn eval_var(&mut self, env: &Env, depth: u32, index: u32) -> Result<Value> {
+        let frame = walk(env, depth)?;
+        #[expect(
+            clippy::unnecessary_lazy_evaluations,
+            reason = "`ok_or` builds and drops an error on every variable read"
+        )]
+        let slot = frame
+            .slots
+            .get(index as usize)
+            .ok_or_else(|| ErrorKind::Internal {
+                what: "slot out of range",
+            })?;
+        let thunk = match &*slot.borrow() {
+            Value::Thunk(t) => {
+                if let ThunkState::Done(v) = &*t.0.borrow() {
+                    return Ok(v.clone());
+                }
+                t.clone()
+            }
+            other => return Ok(other.clone()),
+        };
+        self.force_thunk(&thunk)
+    }
+
+    /// `f a b …`.
+    #[inline(never)]
+    fn eval_apply(&mut self, func: &Expr, args: &[Rc<Expr>], pos: Pos, env: &Env) -> Result<Value> {
+        let f = self.eval(func, env)?;
+        let mut values: SmallVec<[Value; 4]> = SmallVec::with_capacity(args.len());
+        for a in args {
+            values.push(self.thunk(a, env)?);
+        }
+        self.call_multi(f, &values, pos)
+    }
+
+    /// The expressions evaluated less often than those of [`Machine::eval_inner`],
+    /// kept out of its stack frame.
+    #[inline(never)]
+    fn eval_other(&mut self, expr: &Expr, env: &Env) -> Result<Value> {
+        match expr {
+            Expr::Const(_)
+            | Expr::Var { .. }
+            | Expr::Apply { .. }
+            | Expr::If { .. }
+            | Expr::BinOp { .. } => self.eval_inner(expr, env),
             Expr::WithVar { name, depth, pos } => {
                 let v = self.lookup_with(env, name, *depth, *pos)?;
                 self.force(&v)
@@ -192,14 +244,6 @@ impl Machine {
                 lambda: lambda.clone(),
                 env: env.clone(),
             }))),
-            Expr::Apply { func, args, pos } => {
-                let f = self.eval(func, env)?;
-                let mut values: SmallVec<[Value; 4]> = SmallVec::with_capacity(args.len());
-                for a in args {
-                    values.push(self.thunk(a, env)?);
-                }
-                self.call_multi(f, &values, *pos)
-            }
             Expr::Select {
                 expr,
                 path,
@@ -229,16 +273,6 @@ impl Machine {
                 let frame = EnvFrame::with(ns, env.clone());
                 self.eval(body, &frame)
             }
-            Expr::If {
-                cond,
-                then,
-                otherwise,
-                pos,
-            } => {
-                let c = self.eval(cond, env)?;
-                let c = self.expect_bool(&c, *pos)?;
-                self.eval(if c { then } else { otherwise }, env)
-            }
             Expr::Assert {
                 cond,
                 body,
@@ -259,7 +293,6 @@ impl Machine {
                 let v = self.eval(e, env)?;
                 Ok(Value::Bool(!self.expect_bool(&v, *pos)?))
             }
-            Expr::BinOp { op, lhs, rhs, pos } => self.binop(*op, lhs, rhs, *pos, env),
             Expr::Interpolate {
                 parts,
                 is_path,
@@ -268,11 +301,14 @@ impl Machine {
         }
     }
 
-    /// Suspends an expression: constants and variables need no thunk.
+    /// Suspends an expression: constants and variables need no thunk, and
+    /// integer arithmetic on values already known is done at once.
     pub fn thunk(&mut self, expr: &Rc<Expr>, env: &Env) -> Result<Value> {
         match &**expr {
             Expr::Const(v) => Ok(v.clone()),
             Expr::Var { depth, index } => lookup(env, *depth, *index),
+            Expr::BinOp { .. } if self.options.speculate => Ok(speculate(expr, env, Frames::All)
+                .unwrap_or_else(|| Thunk::pending(expr.clone(), env.clone()))),
             _ => Ok(Thunk::pending(expr.clone(), env.clone())),
         }
     }
@@ -282,6 +318,9 @@ impl Machine {
     pub fn thunk_rec(&mut self, expr: &Rc<Expr>, env: &Env) -> Result<Value> {
         match &**expr {
             Expr::Var { depth: 0, .. } => Ok(Thunk::pending(expr.clone(), env.clone())),
+            Expr::BinOp { .. } if self.options.speculate => Ok(speculate(expr, env, Frames::Outer)
+                .unwrap_or_else(|| Thunk::pending(expr.clone(), env.clone()))),
+            Expr::BinOp { .. } => Ok(Thunk::pending(expr.clone(), env.clone())),
             _ => self.thunk(expr, env),
         }
     }
@@ -621,6 +660,83 @@ pub fn type_error(expected: &'static str, got: &Value) -> Error {
     })
 }
 
+/// Which frames [`speculate`] may read.
+#[derive(Clone, Copy, PartialEq)]
+enum Frames {
+    /// Every frame.
+    All,
+    /// All but the innermost, which is still being filled (and whose slots
+    /// `__overrides` may yet replace).
+    Outer,
+}
+
+/// How deeply nested an expression [`speculate`] evaluates.
+const SPECULATION_DEPTH: u8 = 4;
+
+/// Evaluates integer arithmetic (`+ - * /` and comparisons) over constants
+/// and variables that already hold integers, when that cannot fail: the
+/// result is what the thunk would give, so no thunk is needed. Anything
+/// else (an operand not yet evaluated, another type, division by zero, a
+/// deeper expression) gives `None`.
+fn speculate(expr: &Expr, env: &Env, frames: Frames) -> Option<Value> {
+    let Expr::BinOp { op, lhs, rhs, .. } = expr else {
+        return None;
+    };
+    let a = known_int(lhs, env, frames, SPECULATION_DEPTH)?;
+    let b = known_int(rhs, env, frames, SPECULATION_DEPTH)?;
+    let v = match op {
+        BinOp::Less => Value::Bool(a < b),
+        BinOp::LessEq => Value::Bool(a <= b),
+        BinOp::More => Value::Bool(a > b),
+        BinOp::MoreEq => Value::Bool(a >= b),
+        BinOp::Eq => Value::Bool(a == b),
+        BinOp::NotEq => Value::Bool(a != b),
+        _ => Value::Int(int_arith(*op, a, b)?),
+    };
+    Some(v)
+}
+
+/// The integer an expression certainly evaluates to, if [`speculate`] can
+/// tell without forcing anything.
+fn known_int(expr: &Expr, env: &Env, frames: Frames, budget: u8) -> Option<i64> {
+    match expr {
+        Expr::Const(Value::Int(i)) => Some(*i),
+        Expr::Var { depth, index } => {
+            if *depth == 0 && frames == Frames::Outer {
+                return None;
+            }
+            let slot = walk(env, *depth).ok()?.slots.get(*index as usize)?;
+            let v = slot.try_borrow().ok()?;
+            match &*v {
+                Value::Int(i) => Some(*i),
+                Value::Thunk(t) => match &*t.0.try_borrow().ok()? {
+                    ThunkState::Done(Value::Int(i)) => Some(*i),
+                    _ => None,
+                },
+                _ => None,
+            }
+        }
+        Expr::BinOp { op, lhs, rhs, .. } if budget > 0 => {
+            let a = known_int(lhs, env, frames, budget - 1)?;
+            let b = known_int(rhs, env, frames, budget - 1)?;
+            int_arith(*op, a, b)
+        }
+        _ => None,
+    }
+}
+
+/// `+ - * /` on integers as Nix 2.8 does them (wrapping); `None` for other
+/// operators and for division by zero.
+fn int_arith(op: BinOp, a: i64, b: i64) -> Option<i64> {
+    match op {
+        BinOp::Add => Some(a.wrapping_add(b)),
+        BinOp::Sub => Some(a.wrapping_sub(b)),
+        BinOp::Mul => Some(a.wrapping_mul(b)),
+        BinOp::Div if b != 0 => Some(a.wrapping_div(b)),
+        _ => None,
+    }
+}
+
 #[expect(
     clippy::unnecessary_lazy_evaluations,
     reason = "`ok_or` builds and drops an error on every step of every variable read"
@@ -671,6 +787,33 @@ mod tests {
         assert!(eval_with_budget(lists, 1_000_000).is_err());
         let big = "builtins.length (builtins.genList (x: x) 100000000000)";
         assert!(eval_with_budget(big, 1_000_000).is_err());
+    }
+
+    #[test]
+    fn speculated_arithmetic_keeps_lazy_semantics() {
+        let cases = [
+            // `__overrides` replaces `a` after `b` was suspended.
+            (
+                "(rec { a = 1; b = a + 1; __overrides = { a = 5; }; }).b",
+                "6",
+            ),
+            // Division by zero is never speculated: unused, it is no error.
+            ("let z = 0; s = { x = 1 / z; y = 2; }; in s.y", "2"),
+            (
+                "let n = 7; in [ (n - 1) (n * n) (n / 2) (n < 8) (n - (n / 3) * 3) ]",
+                "[ 6 49 3 true 1 ]",
+            ),
+            // An operand that is not yet evaluated stays lazy.
+            ("let n = throw \"no\"; in builtins.length [ (n + 1) ]", "1"),
+            ("let s = \"a\"; in [ (s + \"b\") ]", "[ \"ab\" ]"),
+        ];
+        for (source, expected) in cases {
+            assert_eq!(
+                eval_with_budget(source, 0).as_deref(),
+                Ok(expected),
+                "{source}"
+            );
+        }
     }
 
     #[test]

@@ -36,8 +36,8 @@ pub(crate) struct DrvState {
 
 impl DrvState {
     /// Records the references of a text this evaluation added.
-    pub(crate) fn record_text(&mut self, path: &str, references: &BTreeSet<String>) {
-        self.references.insert(path.to_owned(), references.clone());
+    pub(crate) fn record_text(&mut self, path: String, references: BTreeSet<String>) {
+        self.references.insert(path, references);
     }
 }
 
@@ -405,7 +405,7 @@ fn ensure_input_hashes(m: &mut Machine, drv: &Derivation, store_dir: &StoreDir) 
     Ok(())
 }
 
-/// Writes the `.drv` through the `Io` and checks the path it got.
+/// Computes the `.drv`'s path and hands the file to the `Io`.
 fn write(m: &mut Machine, drv: &Derivation, store_dir: &StoreDir, name: &str) -> Result<StorePath> {
     let aterm = drv.to_aterm(store_dir);
     let file_name = format!("{name}.drv");
@@ -413,17 +413,11 @@ fn write(m: &mut Machine, drv: &Derivation, store_dir: &StoreDir, name: &str) ->
     let drv_path = store_dir
         .make_text_path(&file_name, aterm.as_bytes(), &references)
         .map_err(|e| fail(format!("invalid derivation name '{name}': {e}")))?;
+    m.io.add_derivation(&drv_path, &file_name, aterm, &references)
+        .map_err(|e| e.into_error())?;
     let references: BTreeSet<String> = references.iter().map(|p| store_dir.display(p)).collect();
-    let written =
-        m.io.add_text_to_store(&file_name, &aterm, &references)
-            .map_err(|e| e.into_error())?;
-    let expected = store_dir.display(&drv_path);
-    if written != expected {
-        return Err(fail(format!(
-            "the store wrote the derivation to '{written}', expected '{expected}'"
-        )));
-    }
-    m.derivations.record_text(&expected, &references);
+    m.derivations
+        .record_text(store_dir.display(&drv_path), references);
     Ok(drv_path)
 }
 

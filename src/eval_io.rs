@@ -27,7 +27,7 @@ use kiln_store::store_path::{FileIngestionMethod, StoreDir, StorePath};
 pub struct CliIo {
     store_dir: StoreDir,
     /// Store path → text added with `toFile`.
-    texts: RefCell<HashMap<String, Vec<u8>>>,
+    texts: RefCell<HashMap<String, Box<[u8]>>>,
     /// Store path → the source path it was computed from.
     sources: RefCell<HashMap<String, String>>,
     /// The store to write texts and sources to, if any.
@@ -93,7 +93,7 @@ impl CliIo {
         }
         self.texts
             .borrow_mut()
-            .insert(self.store_dir.display(path), contents);
+            .insert(self.store_dir.display(path), contents.into_boxed_slice());
     }
 
     /// Maps a path inside a store path we produced back to its source.
@@ -323,7 +323,7 @@ fn error_chain(error: &dyn std::error::Error) -> String {
 impl Io for CliIo {
     fn read_file(&self, path: &str) -> Result<Vec<u8>, IoError> {
         if let Some(text) = self.texts.borrow().get(path) {
-            return Ok(text.clone());
+            return Ok(text.to_vec());
         }
         let real = self.fs_path(path);
         fs_err::read(&real).map_err(|e| failed("opening file", path, &e))

@@ -31,7 +31,7 @@ struct PathInfo {
 
 fn decode(ctx: &Context) -> BTreeMap<String, PathInfo> {
     let mut map: BTreeMap<String, PathInfo> = BTreeMap::new();
-    for elem in ctx {
+    for elem in ctx.iter() {
         if let Some(drv) = elem.strip_prefix('=') {
             map.entry(drv.to_owned()).or_default().all_outputs = true;
         } else if let Some(rest) = elem.strip_prefix('!') {
@@ -42,7 +42,7 @@ fn decode(ctx: &Context) -> BTreeMap<String, PathInfo> {
                     .push(output.to_owned());
             }
         } else {
-            map.entry(elem.clone()).or_default().path = true;
+            map.entry(elem.to_owned()).or_default().path = true;
         }
     }
     map

@@ -221,13 +221,13 @@ fn to_file(m: &mut Machine, args: &[Value]) -> R {
     let contents = m.force_string(c, Pos::NONE)?;
     let mut refs = BTreeSet::new();
     if let Some(ctx) = contents.context() {
-        for elem in ctx {
+        for elem in ctx.iter() {
             if !elem.starts_with('/') {
                 return Err(fail(format!(
                     "in 'toFile': the file named '{name}' must not contain a reference to a derivation output ({elem})"
                 )));
             }
-            refs.insert(elem.clone());
+            refs.insert(elem.to_owned());
         }
     }
     let sp =

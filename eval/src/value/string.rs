@@ -7,10 +7,105 @@
 //! - `=/nix/store/….drv` a derivation and all its outputs (`drvPath`),
 //! - `!out!/nix/store/….drv` one output of a derivation (`outPath`).
 
-use std::collections::BTreeSet;
+use std::rc::Rc;
 
-/// A set of context elements, in Nix's string encoding.
-pub type Context = BTreeSet<String>;
+/// A set of context elements, in Nix's string encoding, kept sorted.
+///
+/// Elements are shared (`Rc<str>`): a string built from others copies
+/// their contexts without copying the elements, and most contexts hold one
+/// or two, so a sorted vector is smaller and faster than a tree.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Context {
+    elems: Vec<Rc<str>>,
+}
+
+impl Context {
+    /// Returns an empty context.
+    pub fn new() -> Context {
+        Context::default()
+    }
+
+    /// Adds an element; returns whether it was new.
+    pub fn insert(&mut self, elem: impl Into<Rc<str>>) -> bool {
+        let elem = elem.into();
+        match self.elems.binary_search(&elem) {
+            Ok(_) => false,
+            Err(at) => {
+                self.elems.insert(at, elem);
+                true
+            }
+        }
+    }
+
+    /// Adds every element of `other`.
+    pub fn merge(&mut self, other: &Context) {
+        if other.elems.is_empty() {
+            return;
+        }
+        if self.elems.is_empty() {
+            self.elems.clone_from(&other.elems);
+            return;
+        }
+        if other.elems.len() == 1 {
+            if let Some(e) = other.elems.first() {
+                self.insert(e.clone());
+            }
+            return;
+        }
+        let mut merged = Vec::with_capacity(self.elems.len() + other.elems.len());
+        let (mut a, mut b) = (self.elems.iter().peekable(), other.elems.iter().peekable());
+        while let (Some(x), Some(y)) = (a.peek(), b.peek()) {
+            match x.cmp(y) {
+                std::cmp::Ordering::Less => merged.extend(a.next().cloned()),
+                std::cmp::Ordering::Greater => merged.extend(b.next().cloned()),
+                std::cmp::Ordering::Equal => {
+                    merged.extend(a.next().cloned());
+                    b.next();
+                }
+            }
+        }
+        merged.extend(a.cloned());
+        merged.extend(b.cloned());
+        self.elems = merged;
+    }
+
+    /// The elements, in order.
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        self.elems.iter().map(|e| &**e)
+    }
+
+    /// Whether it has no elements.
+    pub fn is_empty(&self) -> bool {
+        self.elems.is_empty()
+    }
+
+    /// How many elements it has.
+    pub fn len(&self) -> usize {
+        self.elems.len()
+    }
+
+    /// Whether `elem` is one of its elements.
+    pub fn contains(&self, elem: &str) -> bool {
+        self.elems.binary_search_by(|e| (**e).cmp(elem)).is_ok()
+    }
+}
+
+impl<S: Into<Rc<str>>> FromIterator<S> for Context {
+    fn from_iter<I: IntoIterator<Item = S>>(iter: I) -> Context {
+        let mut elems: Vec<Rc<str>> = iter.into_iter().map(Into::into).collect();
+        elems.sort();
+        elems.dedup();
+        Context { elems }
+    }
+}
+
+impl<S: Into<Rc<str>>> Extend<S> for Context {
+    fn extend<I: IntoIterator<Item = S>>(&mut self, iter: I) {
+        for e in iter {
+            self.insert(e);
+        }
+    }
+}
 
 /// A Nix string: its text and its (usually empty) context.
 #[derive(Debug, Clone, PartialEq)]
@@ -59,7 +154,7 @@ impl NixString {
     /// Adds this string's context into `into`.
     pub fn merge_context_into(&self, into: &mut Context) {
         if let Some(ctx) = &self.context {
-            into.extend(ctx.iter().cloned());
+            into.merge(ctx);
         }
     }
 }
@@ -90,7 +185,7 @@ impl StringBuilder {
 
     /// Adds context elements.
     pub fn add_context(&mut self, ctx: &Context) {
-        self.context.extend(ctx.iter().cloned());
+        self.context.merge(ctx);
     }
 
     /// Finishes the string.
@@ -101,5 +196,28 @@ impl StringBuilder {
     /// Returns the text built so far.
     pub fn text(&self) -> &str {
         &self.text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Context;
+
+    #[test]
+    fn context_stays_sorted_and_unique() {
+        let mut a: Context = ["=/s/b.drv", "/s/a", "/s/a"].into_iter().collect();
+        assert_eq!(a.iter().collect::<Vec<_>>(), ["/s/a", "=/s/b.drv"]);
+        assert!(!a.insert("/s/a"));
+        assert!(a.insert("!out!/s/c.drv"));
+        let b: Context = ["/s/a", "/s/z", "!dev!/s/c.drv"].into_iter().collect();
+        a.merge(&b);
+        assert_eq!(
+            a.iter().collect::<Vec<_>>(),
+            ["!dev!/s/c.drv", "!out!/s/c.drv", "/s/a", "/s/z", "=/s/b.drv"]
+        );
+        assert!(a.contains("/s/z") && !a.contains("/s/y"));
+        let mut empty = Context::new();
+        empty.merge(&b);
+        assert_eq!(empty, b);
     }
 }

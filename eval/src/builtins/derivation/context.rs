@@ -50,7 +50,7 @@ impl ContextElem {
 
 /// Decodes a whole context.
 pub fn decode_context(ctx: &Context) -> Vec<ContextElem> {
-    ctx.iter().map(|e| ContextElem::parse(e)).collect()
+    ctx.iter().map(ContextElem::parse).collect()
 }
 
 #[cfg(test)]

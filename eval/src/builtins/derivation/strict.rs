@@ -413,11 +413,10 @@ fn write(m: &mut Machine, drv: &Derivation, store_dir: &StoreDir, name: &str) ->
     let drv_path = store_dir
         .make_text_path(&file_name, aterm.as_bytes(), &references)
         .map_err(|e| fail(format!("invalid derivation name '{name}': {e}")))?;
+    // Its references are not recorded: a `=<drv>` context reads them back
+    // from the text when it needs them, which most evaluations never do.
     m.io.add_derivation(&drv_path, &file_name, aterm, &references)
         .map_err(|e| e.into_error())?;
-    let references: BTreeSet<String> = references.iter().map(|p| store_dir.display(p)).collect();
-    m.derivations
-        .record_text(store_dir.display(&drv_path), references);
     Ok(drv_path)
 }
 

@@ -15,6 +15,8 @@ use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::sync::Arc;
 
+use rustc_hash::FxHashMap;
+
 use kiln_eval::io::{FileType, IngestMethod, Io, IoError};
 use kiln_store::hash::{Hash, HashAlgo, Hasher};
 use kiln_store::nar::write::Encoder;
@@ -27,7 +29,7 @@ use kiln_store::store_path::{FileIngestionMethod, StoreDir, StorePath};
 pub struct CliIo {
     store_dir: StoreDir,
     /// Store path → text added with `toFile`.
-    texts: RefCell<HashMap<String, Box<[u8]>>>,
+    texts: RefCell<FxHashMap<String, Box<[u8]>>>,
     /// Store path → the source path it was computed from.
     sources: RefCell<HashMap<String, String>>,
     /// The store to write texts and sources to, if any.

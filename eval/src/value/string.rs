@@ -213,7 +213,13 @@ mod tests {
         a.merge(&b);
         assert_eq!(
             a.iter().collect::<Vec<_>>(),
-            ["!dev!/s/c.drv", "!out!/s/c.drv", "/s/a", "/s/z", "=/s/b.drv"]
+            [
+                "!dev!/s/c.drv",
+                "!out!/s/c.drv",
+                "/s/a",
+                "/s/z",
+                "=/s/b.drv"
+            ]
         );
         assert!(a.contains("/s/z") && !a.contains("/s/y"));
         let mut empty = Context::new();

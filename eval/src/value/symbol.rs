@@ -6,12 +6,15 @@
 
 use std::cell::RefCell;
 use std::cmp::Ordering;
-use std::collections::HashSet;
 use std::fmt;
 use std::rc::Rc;
 
+use rustc_hash::FxHashSet;
+
 thread_local! {
-    static INTERNER: RefCell<HashSet<Rc<str>>> = RefCell::new(HashSet::new());
+    // FxHash: names are short, and hashing them is on the path of every
+    // dynamic attribute (`a.${k}`, `listToAttrs`).
+    static INTERNER: RefCell<FxHashSet<Rc<str>>> = RefCell::new(FxHashSet::default());
 }
 
 /// An interned name.

@@ -8,7 +8,9 @@
 //! recursively. With `mask_outputs`, the derivation's own output paths are
 //! blanked, which is how its output paths are computed in the first place.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
+
+use rustc_hash::FxHashMap;
 
 use super::{Derivation, PathComputeError};
 use crate::hash::{Encoding, Hash};
@@ -19,7 +21,7 @@ use crate::store_path::{StoreDir, StorePath};
 /// hashed.
 #[derive(Debug, Clone, Default)]
 pub struct DrvHashes {
-    hashes: HashMap<StorePath, Hash>,
+    hashes: FxHashMap<StorePath, Hash>,
 }
 
 impl DrvHashes {

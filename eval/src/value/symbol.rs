@@ -1,49 +1,57 @@
 //! Interned attribute and variable names.
 //!
-//! A [`Sym`] is a reference-counted string shared by every occurrence of the
-//! same name, so equality is usually a pointer comparison. Ordering is by the
+//! A [`Sym`] points at text shared by every occurrence of the same name,
+//! so equality is usually a pointer comparison. Ordering is by the
 //! bytes of the name, which is the order Nix uses for `attrNames` and printing.
 
 use std::cell::RefCell;
 use std::cmp::Ordering;
 use std::fmt;
-use std::rc::Rc;
 
-use rustc_hash::FxHashSet;
+use rustc_hash::FxHashMap;
+
+/// An interned name's text.
+struct Name {
+    text: Box<str>,
+}
 
 thread_local! {
     // FxHash: names are short, and hashing them is on the path of every
     // dynamic attribute (`a.${k}`, `listToAttrs`).
-    static INTERNER: RefCell<FxHashSet<Rc<str>>> = RefCell::new(FxHashSet::default());
+    static INTERNER: RefCell<FxHashMap<&'static str, &'static Name>> =
+        RefCell::new(FxHashMap::default());
 }
 
-/// An interned name.
+/// An interned name: a thin pointer to text that lives as long as the
+/// process (names are few and shared by every evaluation on the thread),
+/// so a symbol costs 8 bytes in every attribute and copying it touches no
+/// reference count.
 #[derive(Clone)]
-pub struct Sym(Rc<str>);
+pub struct Sym(&'static Name);
 
 impl Sym {
     /// Returns the interned symbol for `name`.
     pub fn new(name: &str) -> Sym {
-        INTERNER.with(|set| {
-            let mut set = set.borrow_mut();
-            if let Some(existing) = set.get(name) {
-                return Sym(existing.clone());
+        INTERNER.with(|table| {
+            let mut table = table.borrow_mut();
+            if let Some(existing) = table.get(name) {
+                return Sym(existing);
             }
-            let rc: Rc<str> = Rc::from(name);
-            set.insert(rc.clone());
-            Sym(rc)
+            let interned: &'static Name = Box::leak(Box::new(Name { text: name.into() }));
+            table.insert(&interned.text, interned);
+            Sym(interned)
         })
     }
 
     /// Returns the name as a string slice.
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.0.text
     }
 }
 
 impl PartialEq for Sym {
     fn eq(&self, other: &Sym) -> bool {
-        Rc::ptr_eq(&self.0, &other.0) || *self.0 == *other.0
+        std::ptr::eq(self.0, other.0) || self.0.text == other.0.text
     }
 }
 
@@ -57,28 +65,28 @@ impl PartialOrd for Sym {
 
 impl Ord for Sym {
     fn cmp(&self, other: &Sym) -> Ordering {
-        if Rc::ptr_eq(&self.0, &other.0) {
+        if std::ptr::eq(self.0, other.0) {
             Ordering::Equal
         } else {
-            self.0.as_bytes().cmp(other.0.as_bytes())
+            self.0.text.as_bytes().cmp(other.0.text.as_bytes())
         }
     }
 }
 
 impl std::hash::Hash for Sym {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.0.hash(state);
+        self.0.text.hash(state);
     }
 }
 
 impl fmt::Display for Sym {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.0.text)
     }
 }
 
 impl fmt::Debug for Sym {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:?}", &*self.0)
+        write!(f, "{:?}", &*self.0.text)
     }
 }

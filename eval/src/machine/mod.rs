@@ -169,6 +169,7 @@ impl Machine {
         result
     }
 
+    #[inline(always)]
     fn eval_inner(&mut self, expr: &Expr, env: &Env) -> Result<Value> {
         match expr {
             Expr::Const(v) => Ok(v.clone()),
@@ -180,12 +181,24 @@ impl Machine {
                 otherwise,
                 pos,
             } => {
-                let c = self.eval(cond, env)?;
+                let c = self.eval_leaf(cond, env)?;
                 let c = self.expect_bool(&c, *pos)?;
                 self.eval(if c { then } else { otherwise }, env)
             }
             Expr::BinOp { op, lhs, rhs, pos } => self.binop(*op, lhs, rhs, *pos, env),
             _ => self.eval_other(expr, env),
+        }
+    }
+
+    /// Evaluates an operand: constants and variables directly (reading a
+    /// variable nests no deeper unless it forces a thunk, which goes
+    /// through [`Machine::eval`]), anything else with [`Machine::eval`].
+    #[inline(always)]
+    pub(crate) fn eval_leaf(&mut self, expr: &Expr, env: &Env) -> Result<Value> {
+        match expr {
+            Expr::Const(v) => Ok(v.clone()),
+            Expr::Var { depth, index } => self.eval_var(env, *depth, *index),
+            _ => self.eval(expr, env),
         }
     }
 
@@ -218,7 +231,11 @@ impl Machine {
     /// `f a b …`.
     #[inline(never)]
     fn eval_apply(&mut self, func: &Expr, args: &[Rc<Expr>], pos: Pos, env: &Env) -> Result<Value> {
-        let f = self.eval(func, env)?;
+        let f = self.eval_leaf(func, env)?;
+        if let [arg] = args {
+            let value = self.thunk(arg, env)?;
+            return self.call_multi(f, std::slice::from_ref(&value), pos);
+        }
         let mut values: SmallVec<[Value; 4]> = SmallVec::with_capacity(args.len());
         for a in args {
             values.push(self.thunk(a, env)?);
@@ -563,8 +580,11 @@ impl Machine {
         Ok(())
     }
 
-    /// Returns a string's text, forcing it; errors for other types.
+    /// Forces a value and requires a Boolean.
     pub fn expect_bool(&mut self, v: &Value, pos: Pos) -> Result<bool> {
+        if let Value::Bool(b) = v {
+            return Ok(*b);
+        }
         match self.force(v)? {
             Value::Bool(b) => Ok(b),
             other => Err(type_error("a Boolean", &other).at(pos)),

@@ -45,8 +45,8 @@ impl Machine {
                 Ok(Value::Bool(self.expect_bool(&r, pos)?))
             }
             _ => {
-                let l = self.eval(lhs, env)?;
-                let r = self.eval(rhs, env)?;
+                let l = self.eval_leaf(lhs, env)?;
+                let r = self.eval_leaf(rhs, env)?;
                 if let (Value::Int(a), Value::Int(b)) = (&l, &r) {
                     let (a, b) = (*a, *b);
                     match op {

@@ -124,3 +124,22 @@ let x = { a = 1; }; in { inherit x; y = x; }
 let x = [1]; in { a = x; b = [x]; }
 builtins.placeholder "out"
 builtins.placeholder "dev"
+# Nix parses - * / and the comparisons as calls of __sub, __mul, __div and
+# __lessThan: a binding of those names shadows the operator (with cannot).
+let __sub = a: b: 42; in 5 - 3
+let __sub = a: b: [a b]; in -7
+let __lessThan = a: b: [a b]; in [ (1 < 2) (1 > 2) ]
+let __lessThan = a: b: a == 1; in [ (1 <= 2) (1 >= 2) (2 <= 1) (2 >= 1) ]
+let __mul = a: b: "m"; __div = a: b: "d"; in [ (2 * 3) (6 / 3) ]
+(x: x - 1) 5
+({ __sub ? (a: b: 0) }: 9 - 1) { }
+with { __sub = a: b: 42; }; 5 - 3
+rec { __sub = a: b: 1; x = 5 - 3; }.x
+let f = __sub: 10 - 4; in f (a: b: a * b)
+let __lessThan = a: b: throw "boom"; in builtins.sort (a: b: a < b) [ 1 ]
+# Arithmetic computed ahead of time must stay lazy where it can fail.
+let z = 0; s = { x = 1 / z; y = 2; }; in s.y
+(rec { a = 1; b = a + 1; __overrides = { a = 5; }; }).b
+let n = 7; in [ (n - 1) (n * n) (n / 2) (n < 8) (n - (n / 3) * 3) (n - n * 2) ]
+builtins.sort builtins.lessThan [ 3 1.5 2 (-1) 0.5 ]
+builtins.sort builtins.lessThan [ "b" "a" "c" "" ]

@@ -320,12 +320,10 @@ impl Lowerer {
         let operand = self.child(u.expr(), syntax)?;
         match u.operator() {
             Some(ast::UnaryOpKind::Invert) => Ok(Expr::Not(operand, pos)),
-            Some(ast::UnaryOpKind::Negate) => Ok(Expr::BinOp {
-                op: BinOp::Sub,
-                lhs: Rc::new(Expr::Const(Value::Int(0))),
-                rhs: operand,
-                pos,
-            }),
+            Some(ast::UnaryOpKind::Negate) => {
+                let zero = Rc::new(Expr::Const(Value::Int(0)));
+                Ok(self.arith_op(BinOp::Sub, zero, operand, pos))
+            }
             None => Err(self.missing(syntax)),
         }
     }
@@ -356,7 +354,38 @@ impl Lowerer {
         let lhs = self.child(b.lhs(), syntax)?;
         let rhs = self.child(b.rhs(), syntax)?;
         let pos = operator_pos(self, b);
-        Ok(Expr::BinOp { op, lhs, rhs, pos })
+        Ok(self.arith_op(op, lhs, rhs, pos))
+    }
+
+    /// Nix parses `a - b` as `__sub a b`, `*` and `/` as `__mul` and
+    /// `__div`, and `<`, `<=`, `>`, `>=` as calls of `__lessThan` (swapped
+    /// or negated): a binding of one of those names shadows the builtin,
+    /// and the operator then calls it. Otherwise the operator is built in.
+    fn arith_op(&mut self, op: BinOp, lhs: Rc<Expr>, rhs: Rc<Expr>, pos: Pos) -> Expr {
+        let name = match op {
+            BinOp::Sub => "__sub",
+            BinOp::Mul => "__mul",
+            BinOp::Div => "__div",
+            BinOp::Less | BinOp::LessEq | BinOp::More | BinOp::MoreEq => "__lessThan",
+            _ => return Expr::BinOp { op, lhs, rhs, pos },
+        };
+        let func = match self.scopes.resolve(&Sym::new(name), 0) {
+            Resolved::Slot { depth, index } if (depth as usize) + 1 < self.scopes.count() => {
+                Rc::new(Expr::Var { depth, index })
+            }
+            _ => return Expr::BinOp { op, lhs, rhs, pos },
+        };
+        let call = |args: Vec<Rc<Expr>>| Expr::Apply {
+            func: func.clone(),
+            args,
+            pos,
+        };
+        match op {
+            BinOp::More => call(vec![rhs, lhs]),
+            BinOp::LessEq => Expr::Not(Rc::new(call(vec![rhs, lhs])), pos),
+            BinOp::MoreEq => Expr::Not(Rc::new(call(vec![lhs, rhs])), pos),
+            _ => call(vec![lhs, rhs]),
+        }
     }
 
     fn select(&mut self, s: &ast::Select) -> Result<Expr> {

@@ -84,6 +84,11 @@ impl Scopes {
         self.stack.pop();
     }
 
+    /// How many scopes there are (the outermost holds the builtins).
+    pub fn count(&self) -> usize {
+        self.stack.len()
+    }
+
     /// Resolves a name, ignoring the innermost `skip` scopes (but counting
     /// their frames).
     pub fn resolve(&self, name: &Sym, skip: usize) -> Resolved {

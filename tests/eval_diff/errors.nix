@@ -54,3 +54,5 @@ builtins.fromTOML "a = "
 { x = throw "in set"; }
 1e10
 builtins.toString 1e-7
+derivation 1
+(derivation { name = "x"; system = "s"; }).outPath

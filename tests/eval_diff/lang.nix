@@ -143,3 +143,11 @@ let z = 0; s = { x = 1 / z; y = 2; }; in s.y
 let n = 7; in [ (n - 1) (n * n) (n / 2) (n < 8) (n - (n / 3) * 3) (n - n * 2) ]
 builtins.sort builtins.lessThan [ 3 1.5 2 (-1) 0.5 ]
 builtins.sort builtins.lessThan [ "b" "a" "c" "" ]
+# derivation: one output is built natively, more by the Nix wrapper; both
+# must give the same sets as Nix's.
+let d = derivation { name = "x"; builder = "b"; system = "s"; }; in [ (d.out == d) (builtins.length d.all) d.drvAttrs.name d.type d.outputName (builtins.attrNames d) d.outPath d.drvPath (d.all == [ d ]) ]
+builtins.functionArgs derivation
+let d = derivation { name = "x"; builder = "b"; system = "s"; outputs = [ "out" "dev" ]; }; in [ d.dev.outPath d.outputName (builtins.attrNames d) d.out.outPath d.drvPath ]
+let d = derivation { name = "x"; system = "s"; }; in d.name
+let d = derivation { name = "x"; builder = "b"; system = "s"; outPath = "mine"; type = "t"; all = 1; }; in [ d.outPath d.type (builtins.length d.all) ]
+let d = derivation { name = "x"; builder = "b"; system = "s"; }; e = derivation { name = "y"; builder = "b"; system = "s"; dep = d; }; in [ e.drvPath e.outPath ]

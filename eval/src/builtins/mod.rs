@@ -109,8 +109,8 @@ pub fn install(machine: &mut Machine) {
     machine.base_scope = Rc::new(StaticScope::new(scope_names));
     machine.base_env = frame.clone();
     let slot = |name: &str| named.iter().position(|(n, _)| *n == name);
-    if let (Some(i), Ok(expr)) = (slot("derivation"), derivation::compile(machine)) {
-        frame.set(i, Thunk::pending(expr, frame.clone()));
+    if let (Some(i), Ok(derivation)) = (slot("derivation"), derivation::compile(machine, &frame)) {
+        frame.set(i, derivation);
     }
     // `builtins.builtins` is the set itself: a thunk settled afterwards.
     let itself = Rc::new(Thunk(RefCell::new(ThunkState::Blackhole)));

@@ -10,22 +10,28 @@ pub use context::{ContextElem, decode_context};
 
 use std::rc::Rc;
 
+use std::cell::RefCell;
+
 use super::{Entry, R, arity};
 use crate::error::Result;
-use crate::lower::ir::Expr;
 use crate::machine::Machine;
 use crate::syntax::Origin;
 use crate::syntax::Pos;
-use crate::value::Value;
+use crate::value::{Attrs, Env, PrimFn, PrimOp, Sym, Thunk, ThunkState, Value};
 
 pub(crate) const PRIMOPS: &[Entry] = &[("derivationStrict", 1, derivation_strict)];
 
-/// The `derivation` function, in the Nix language. It calls
+/// The `derivation` function, in the Nix language, as a function of the
+/// native single-output builder (`derivation_out`), so that `derivation`
+/// itself is a lambda with Nix's formals. A derivation without an
+/// `outputs` attribute (nearly all) is built natively. Otherwise it calls
 /// `derivationStrict` once and builds, for each output, a set that extends
 /// the attributes with `outPath`, `drvPath`, `outputName`, `type`, `all`
 /// and `drvAttrs`; the result is the first output's set.
 const DERIVATION_NIX: &str = r#"
+derivationOut:
 attrs @ { outputs ? [ "out" ], ... }:
+if !(attrs ? outputs) then derivationOut attrs else
 let
   built = derivationStrict attrs;
   forOutput = name: {
@@ -45,14 +51,87 @@ let
 in (builtins.head outputSets).value
 "#;
 
-/// Compiles the `derivation` wrapper in the base scope.
-pub(crate) fn compile(machine: &mut Machine) -> Result<Rc<Expr>> {
-    machine.compile(
+/// Compiles the `derivation` wrapper in the base scope and returns the
+/// (unevaluated) `derivation` value for the base environment `env`.
+pub(crate) fn compile(machine: &mut Machine, env: &Env) -> Result<Value> {
+    let maker = machine.compile(
         DERIVATION_NIX,
         Origin::File("<nix/derivation-internal.nix>".to_owned()),
         "/",
         None,
-    )
+    )?;
+    let native = primop("derivation", 1, derivation_out);
+    Ok(Value::apply_lazy(
+        Thunk::pending(maker, env.clone()),
+        vec![native],
+    ))
+}
+
+fn primop(name: &'static str, arity: usize, func: PrimFn) -> Value {
+    Value::PrimOp(Rc::new(PrimOp { name, arity, func }))
+}
+
+/// `derivation` for one output, `out`: the set the Nix wrapper would build
+/// (the attributes and `out`, `all`, `drvAttrs`, `outPath`, `drvPath`,
+/// `type` and `outputName`), without its intermediate sets and thunks.
+/// `out` is the set itself and `all` the list of it; `derivationStrict`
+/// runs when `outPath` or `drvPath` is first forced.
+fn derivation_out(m: &mut Machine, args: &[Value]) -> R {
+    let [arg] = args else { return Err(arity()) };
+    let attrs = m.force_attrs(arg, Pos::NONE)?;
+    let shared = SHARED.with(Shared::clone);
+    let built = Value::apply_lazy(shared.strict, vec![Value::Attrs(attrs.clone())]);
+    let select =
+        |name: &Value| Value::apply_lazy(shared.select.clone(), vec![name.clone(), built.clone()]);
+    let itself = Rc::new(Thunk(RefCell::new(ThunkState::Blackhole)));
+    let all = Rc::new(Thunk(RefCell::new(ThunkState::Blackhole)));
+    let extra = Attrs::from_pairs([
+        (Sym::new("all"), Value::Thunk(all.clone())),
+        (Sym::new("drvAttrs"), Value::Attrs(attrs.clone())),
+        (Sym::new("drvPath"), select(&shared.drv_path)),
+        (Sym::new("out"), Value::Thunk(itself.clone())),
+        (Sym::new("outPath"), select(&shared.out)),
+        (Sym::new("outputName"), shared.out.clone()),
+        (Sym::new("type"), shared.derivation.clone()),
+    ]);
+    let set = Value::attrs(attrs.update(&extra));
+    *itself.0.borrow_mut() = ThunkState::Done(set.clone());
+    *all.0.borrow_mut() = ThunkState::Done(Value::list(vec![set.clone()]));
+    Ok(set)
+}
+
+/// The values every native `derivation` uses, made once per thread.
+#[derive(Clone)]
+struct Shared {
+    strict: Value,
+    select: Value,
+    out: Value,
+    drv_path: Value,
+    derivation: Value,
+}
+
+thread_local! {
+    static SHARED: Shared = Shared {
+        strict: primop("derivationStrict", 1, derivation_strict),
+        select: primop("getAttr", 2, built_attr),
+        out: Value::string("out"),
+        drv_path: Value::string("drvPath"),
+        derivation: Value::string("derivation"),
+    };
+}
+
+/// One attribute of `derivationStrict`'s result.
+fn built_attr(m: &mut Machine, args: &[Value]) -> R {
+    let [name, built] = args else {
+        return Err(arity());
+    };
+    let name = m.force_string_no_context(name, Pos::NONE)?;
+    let built = m.force_attrs(built, Pos::NONE)?;
+    let value = built
+        .get(&name)
+        .cloned()
+        .ok_or_else(|| crate::error::Error::new(crate::error::ErrorKind::MissingAttr { name }))?;
+    m.force(&value)
 }
 
 fn derivation_strict(m: &mut Machine, args: &[Value]) -> R {

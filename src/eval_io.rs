@@ -2,7 +2,8 @@
 //! process environment, and store paths computed exactly as Nix computes
 //! them (NAR hash for sources, text hash for `toFile`).
 //!
-//! Without a store ([`CliIo::new`], for `kiln eval` and `kiln instantiate`)
+//! Without a store ([`CliIo::new`], for `kiln instantiate`; `kiln eval` uses
+//! [`CliIo::without_derivations`], which keeps no `.drv` texts)
 //! nothing is written: added texts and sources are remembered in memory, so
 //! reading a store path that this evaluation produced (`import (toFile …)`,
 //! `readFile "${./x}"`) still works. With a store ([`CliIo::with_store`],
@@ -15,7 +16,7 @@ use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::sync::Arc;
 
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use kiln_eval::io::{FileType, IngestMethod, Io, IoError};
 use kiln_store::hash::{Hash, HashAlgo, Hasher};
@@ -36,6 +37,11 @@ pub struct CliIo {
     store: Option<Arc<Store>>,
     /// Texts added since the last [`CliIo::flush`], in order.
     pending: RefCell<Vec<Text>>,
+    /// Whether `.drv` texts are kept for reading back (see
+    /// [`CliIo::without_derivations`]).
+    keep_derivations: bool,
+    /// The hash parts of the `.drv`s computed but not kept.
+    dropped: RefCell<FxHashSet<Box<str>>>,
 }
 
 impl CliIo {
@@ -47,6 +53,20 @@ impl CliIo {
             sources: RefCell::default(),
             store: None,
             pending: RefCell::default(),
+            keep_derivations: true,
+            dropped: RefCell::default(),
+        }
+    }
+
+    /// Returns an `Io` like [`CliIo::new`] that does not keep the `.drv`
+    /// files evaluation computes, for `kiln eval`: `nix-instantiate --eval`
+    /// writes no derivations either, and a large graph's `.drv` texts are
+    /// most of its memory. Reading one back (`readFile`, or a `drvPath` in
+    /// another derivation's attributes) is then an error that says so.
+    pub fn without_derivations(store_dir: &str) -> CliIo {
+        CliIo {
+            keep_derivations: false,
+            ..CliIo::new(store_dir)
         }
     }
 
@@ -59,6 +79,8 @@ impl CliIo {
             sources: RefCell::default(),
             store: Some(store),
             pending: RefCell::default(),
+            keep_derivations: true,
+            dropped: RefCell::default(),
         }
     }
 
@@ -74,6 +96,16 @@ impl CliIo {
             .add_texts(&texts)
             .map(drop)
             .map_err(|e| format!("error: cannot write to the store: {}\n", error_chain(&e)))
+    }
+
+    /// Whether `path` is a `.drv` this evaluation computed and dropped.
+    fn was_dropped(&self, path: &str) -> bool {
+        let dropped = self.dropped.borrow();
+        !dropped.is_empty()
+            && self
+                .store_dir
+                .parse(path)
+                .is_ok_and(|p| dropped.contains(p.hash_part()))
     }
 
     /// Keeps a text this evaluation added, for reading it back, and queues
@@ -328,7 +360,19 @@ impl Io for CliIo {
             return Ok(text.to_vec());
         }
         let real = self.fs_path(path);
-        fs_err::read(&real).map_err(|e| failed("opening file", path, &e))
+        fs_err::read(&real).map_err(|e| {
+            if self.was_dropped(path) {
+                return IoError::Failed {
+                    action: "reading the derivation",
+                    path: path.to_owned(),
+                    reason: "`kiln eval` does not keep the derivations it computes \
+                             (nor does `nix-instantiate --eval`); \
+                             `kiln instantiate` and `kiln build` can read them back"
+                        .to_owned(),
+                };
+            }
+            failed("opening file", path, &e)
+        })
     }
 
     fn read_dir(&self, path: &str) -> Result<Vec<(String, FileType)>, IoError> {
@@ -423,7 +467,11 @@ impl Io for CliIo {
         text: String,
         references: &BTreeSet<StorePath>,
     ) -> Result<(), IoError> {
-        self.remember_text(path, name, text.into_bytes(), references.clone());
+        if self.keep_derivations {
+            self.remember_text(path, name, text.into_bytes(), references.clone());
+        } else {
+            self.dropped.borrow_mut().insert(path.hash_part().into());
+        }
         Ok(())
     }
 

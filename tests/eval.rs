@@ -260,6 +260,31 @@ fn an_error_in_an_expression_shows_its_line_once() {
 }
 
 #[test]
+fn kiln_eval_keeps_no_derivations_but_instantiate_reads_them_back() {
+    // Like `nix-instantiate --eval`, `kiln eval` writes no `.drv`s (they
+    // are most of a large graph's memory), so reading one back is an
+    // error that says why; `kiln instantiate` keeps them.
+    let source = r#"let d = derivation { name = "x"; builder = "b"; system = "s"; }; e = derivation { name = "y"; builder = "b"; system = "s"; x = d.drvPath; }; in e"#;
+    let out = run(kiln().args(["eval", "--strict", "-E", &format!("({source}).drvPath")]));
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr
+            .contains("reading the derivation '/nix/store/5wq5jx7219pmi3xklyhl77fjbqvy6qaj-x.drv'")
+            && stderr.contains("`kiln eval` does not keep the derivations it computes"),
+        "{stderr}"
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("e.nix");
+    std::fs::write(&file, source).expect("write e.nix");
+    let out = util::run_ok_str(kiln().arg("instantiate").arg(&file));
+    assert!(out.ends_with("-y.drv"), "{out}");
+    // Printing a drvPath needs no reading.
+    let out = util::run_ok_str(kiln().args(["eval", "-E", &format!("(({source}).x)")]));
+    assert_eq!(out, "\"/nix/store/5wq5jx7219pmi3xklyhl77fjbqvy6qaj-x.drv\"");
+}
+
+#[test]
 fn deep_recursion_is_an_error_not_a_crash() {
     let out = run(kiln().args(["eval", "-E", "let f = x: 1 + f x; in f 1"]));
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));

@@ -211,7 +211,7 @@ fn evaluate(args: &EvalArgs) -> Result<String, String> {
     // The lazy printers show what is still unevaluated, so nothing may be
     // evaluated ahead of time.
     opts.speculate = args.strict || args.json;
-    let io = Rc::new(CliIo::new(&opts.store_dir));
+    let io = Rc::new(CliIo::without_derivations(&opts.store_dir));
     let Loaded {
         evaluator: mut ev,
         values,

@@ -36,7 +36,8 @@ export KILN_STORE=${KILN_STORE:-$root/target/bench-store}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 now() { date +%s.%N; }
-since() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.1f}')" "$1" "$(now)"; }
+# since START [DECIMALS]: seconds from START to now.
+since() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.{sys.argv[3]}f}')" "$1" "$(now)" "${2:-1}"; }
 
 # The toolchain is not what is measured: build it and keep it as a root.
 "$kiln" build --quiet -o "$work/toolchain" -E '(import <kiln> { }).rust.toolchain' >/dev/null
@@ -96,7 +97,7 @@ PY
 
 start=$(now)
 "$kiln" build --quiet -o "$work/result" "$flake#$package" >/dev/null
-echo "kiln no-op rebuild: $(since "$start") s"
+echo "kiln no-op rebuild: $(since "$start" 2) s"
 
 # The check varies every aspect at once (build directory, clocks, time
 # zone, locale, umask, host name, cores); VARY=none checks without.

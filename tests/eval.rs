@@ -260,6 +260,48 @@ fn an_error_in_an_expression_shows_its_line_once() {
 }
 
 #[test]
+fn lazy_printing_and_error_order_match_nix() {
+    if !util::have_nix() {
+        return;
+    }
+    let drv = r#"derivation { name = "a"; builder = "b"; system = "c"; }"#;
+    let cases = [
+        // What is still unevaluated prints as <CODE> (so neither the native
+        // derivation nor speculated arithmetic may evaluate it early).
+        drv.to_owned(),
+        format!("({drv}).all"),
+        "let n = 1; in { a = n + 1; b = [ (n * 2) ]; }".to_owned(),
+        // `a > b` and `a <= b` evaluate `b` first, as `__lessThan b a`.
+        r#"(throw "a") > (throw "b")"#.to_owned(),
+        r#"(throw "a") <= (throw "b")"#.to_owned(),
+        r#"(throw "a") >= (throw "b")"#.to_owned(),
+        "let m = -9223372036854775807 - 1; in m / -1".to_owned(),
+    ];
+    for expr in cases {
+        let ours = run(kiln().args(["eval", "-E", &expr]));
+        let theirs = run(nix("nix-instantiate").args(["--eval", "-E", &expr]));
+        let first_error_line = |o: &Output| {
+            String::from_utf8_lossy(&o.stderr)
+                .lines()
+                .find(|l| l.starts_with("error:"))
+                .map(str::to_owned)
+        };
+        assert_eq!(
+            ours.status.success(),
+            theirs.status.success(),
+            "{expr}\n{}",
+            show(&ours)
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&ours.stdout),
+            String::from_utf8_lossy(&theirs.stdout),
+            "{expr}"
+        );
+        assert_eq!(first_error_line(&ours), first_error_line(&theirs), "{expr}");
+    }
+}
+
+#[test]
 fn kiln_eval_keeps_no_derivations_but_instantiate_reads_them_back() {
     // Like `nix-instantiate --eval`, `kiln eval` writes no `.drv`s (they
     // are most of a large graph's memory), so reading one back is an

@@ -561,7 +561,12 @@ impl Machine {
             .get(oi)
             .map(|e| e.value.clone())
             .unwrap_or(Value::Null);
-        let ov = self.force(&ov)?;
+        // Until the overrides are in, this frame's slots are not final:
+        // nothing made while forcing them may read a slot early.
+        let speculate = std::mem::replace(&mut self.options.speculate, false);
+        let ov = self.force(&ov);
+        self.options.speculate = speculate;
+        let ov = ov?;
         let Value::Attrs(ov) = ov else {
             return Err(type_error("a set", &ov));
         };
@@ -746,13 +751,14 @@ fn known_int(expr: &Expr, env: &Env, frames: Frames, budget: u8) -> Option<i64> 
 }
 
 /// `+ - * /` on integers as Nix 2.8 does them (wrapping); `None` for other
-/// operators and for division by zero.
+/// operators and for the divisions that are errors (by zero, and
+/// `i64::MIN / -1`).
 fn int_arith(op: BinOp, a: i64, b: i64) -> Option<i64> {
     match op {
         BinOp::Add => Some(a.wrapping_add(b)),
         BinOp::Sub => Some(a.wrapping_sub(b)),
         BinOp::Mul => Some(a.wrapping_mul(b)),
-        BinOp::Div if b != 0 => Some(a.wrapping_div(b)),
+        BinOp::Div => a.checked_div(b),
         _ => None,
     }
 }

@@ -45,8 +45,15 @@ impl Machine {
                 Ok(Value::Bool(self.expect_bool(&r, pos)?))
             }
             _ => {
-                let l = self.eval_leaf(lhs, env)?;
-                let r = self.eval_leaf(rhs, env)?;
+                // Nix parses `a > b` and `a <= b` as `__lessThan b a`, so
+                // `b` is evaluated first.
+                let (l, r) = if matches!(op, BinOp::More | BinOp::LessEq) {
+                    let r = self.eval_leaf(rhs, env)?;
+                    (self.eval_leaf(lhs, env)?, r)
+                } else {
+                    let l = self.eval_leaf(lhs, env)?;
+                    (l, self.eval_leaf(rhs, env)?)
+                };
                 if let (Value::Int(a), Value::Int(b)) = (&l, &r) {
                     let (a, b) = (*a, *b);
                     match op {
@@ -297,7 +304,11 @@ pub fn arith(op: BinOp, l: &Value, r: &Value) -> Result<Value> {
                 if *b == 0 {
                     return Err(Error::new(ErrorKind::DivisionByZero));
                 }
-                Ok(Value::Int(a.wrapping_div(*b)))
+                if *a == i64::MIN && *b == -1 {
+                    let message = "overflow in integer division".to_owned();
+                    return Err(Error::new(ErrorKind::Builtin { message }));
+                }
+                Ok(Value::Int(a / b))
             }
         },
         _ => {

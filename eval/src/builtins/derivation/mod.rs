@@ -74,7 +74,7 @@ fn primop(name: &'static str, arity: usize, func: PrimFn) -> Value {
 /// `derivation` for one output, `out`: the set the Nix wrapper would build
 /// (the attributes and `out`, `all`, `drvAttrs`, `outPath`, `drvPath`,
 /// `type` and `outputName`), without its intermediate sets and thunks.
-/// `out` is the set itself and `all` the list of it; `derivationStrict`
+/// `out` is the set itself and `all` (lazily) the list of it; `derivationStrict`
 /// runs when `outPath` or `drvPath` is first forced.
 fn derivation_out(m: &mut Machine, args: &[Value]) -> R {
     let [arg] = args else { return Err(arity()) };
@@ -84,9 +84,11 @@ fn derivation_out(m: &mut Machine, args: &[Value]) -> R {
     let select =
         |name: &Value| Value::apply_lazy(shared.select.clone(), vec![name.clone(), built.clone()]);
     let itself = Rc::new(Thunk(RefCell::new(ThunkState::Blackhole)));
-    let all = Rc::new(Thunk(RefCell::new(ThunkState::Blackhole)));
+    // As lazy as the wrapper's `map (o: o.value) outputSets`: a thunk, whose
+    // list holds a thunk.
+    let all = Value::apply_lazy(shared.all.clone(), vec![Value::Thunk(itself.clone())]);
     let extra = Attrs::from_pairs([
-        (Sym::new("all"), Value::Thunk(all.clone())),
+        (Sym::new("all"), all),
         (Sym::new("drvAttrs"), Value::Attrs(attrs.clone())),
         (Sym::new("drvPath"), select(&shared.drv_path)),
         (Sym::new("out"), Value::Thunk(itself.clone())),
@@ -96,8 +98,22 @@ fn derivation_out(m: &mut Machine, args: &[Value]) -> R {
     ]);
     let set = Value::attrs(attrs.update(&extra));
     *itself.0.borrow_mut() = ThunkState::Done(set.clone());
-    *all.0.borrow_mut() = ThunkState::Done(Value::list(vec![set.clone()]));
     Ok(set)
+}
+
+/// The `all` of a native derivation: the list of its one output's set.
+fn all_outputs(_: &mut Machine, args: &[Value]) -> R {
+    let [set] = args else { return Err(arity()) };
+    let identity = SHARED.with(|shared| shared.identity.clone());
+    Ok(Value::list(vec![Value::apply_lazy(
+        identity,
+        vec![set.clone()],
+    )]))
+}
+
+fn identity(m: &mut Machine, args: &[Value]) -> R {
+    let [x] = args else { return Err(arity()) };
+    m.force(x)
 }
 
 /// The values every native `derivation` uses, made once per thread.
@@ -105,6 +121,8 @@ fn derivation_out(m: &mut Machine, args: &[Value]) -> R {
 struct Shared {
     strict: Value,
     select: Value,
+    all: Value,
+    identity: Value,
     out: Value,
     drv_path: Value,
     derivation: Value,
@@ -114,6 +132,8 @@ thread_local! {
     static SHARED: Shared = Shared {
         strict: primop("derivationStrict", 1, derivation_strict),
         select: primop("getAttr", 2, built_attr),
+        all: primop("map", 1, all_outputs),
+        identity: primop("value", 1, identity),
         out: Value::string("out"),
         drv_path: Value::string("drvPath"),
         derivation: Value::string("derivation"),

@@ -10,9 +10,27 @@ use std::fmt;
 
 use rustc_hash::FxHashMap;
 
-/// An interned name's text.
+/// An interned name's text, with its first eight bytes as a number so
+/// that most comparisons of different names need no `memcmp`.
 struct Name {
+    /// The first eight bytes, big-endian, padded with zeros: ordering by
+    /// it agrees with ordering by the bytes, except that equal prefixes
+    /// need the full comparison.
+    prefix: u64,
     text: Box<str>,
+}
+
+impl Name {
+    fn new(text: &str) -> Name {
+        let mut bytes = [0u8; 8];
+        for (b, t) in bytes.iter_mut().zip(text.bytes()) {
+            *b = t;
+        }
+        Name {
+            prefix: u64::from_be_bytes(bytes),
+            text: text.into(),
+        }
+    }
 }
 
 thread_local! {
@@ -37,7 +55,7 @@ impl Sym {
             if let Some(existing) = table.get(name) {
                 return Sym(existing);
             }
-            let interned: &'static Name = Box::leak(Box::new(Name { text: name.into() }));
+            let interned: &'static Name = Box::leak(Box::new(Name::new(name)));
             table.insert(&interned.text, interned);
             Sym(interned)
         })
@@ -66,9 +84,11 @@ impl PartialOrd for Sym {
 impl Ord for Sym {
     fn cmp(&self, other: &Sym) -> Ordering {
         if std::ptr::eq(self.0, other.0) {
-            Ordering::Equal
-        } else {
-            self.0.text.as_bytes().cmp(other.0.text.as_bytes())
+            return Ordering::Equal;
+        }
+        match self.0.prefix.cmp(&other.0.prefix) {
+            Ordering::Equal => self.0.text.as_bytes().cmp(other.0.text.as_bytes()),
+            unequal => unequal,
         }
     }
 }
@@ -88,5 +108,41 @@ impl fmt::Display for Sym {
 impl fmt::Debug for Sym {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{:?}", &*self.0.text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Sym;
+
+    #[test]
+    fn order_is_the_order_of_the_bytes() {
+        let names = [
+            "",
+            "a",
+            "a\u{0}",
+            "a\u{1}",
+            "ab",
+            "abcdefgh",
+            "abcdefgh\u{0}",
+            "abcdefghi",
+            "abcdefgi",
+            "b",
+            "k10",
+            "k9",
+            "\u{e9}t\u{e9}",
+            "Z",
+            "_x",
+        ];
+        for x in names {
+            for y in names {
+                assert_eq!(
+                    Sym::new(x).cmp(&Sym::new(y)),
+                    x.as_bytes().cmp(y.as_bytes()),
+                    "{x:?} {y:?}"
+                );
+                assert_eq!(Sym::new(x) == Sym::new(y), x == y);
+            }
+        }
     }
 }

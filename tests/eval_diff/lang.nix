@@ -151,3 +151,7 @@ let d = derivation { name = "x"; builder = "b"; system = "s"; outputs = [ "out" 
 let d = derivation { name = "x"; system = "s"; }; in d.name
 let d = derivation { name = "x"; builder = "b"; system = "s"; outPath = "mine"; type = "t"; all = 1; }; in [ d.outPath d.type (builtins.length d.all) ]
 let d = derivation { name = "x"; builder = "b"; system = "s"; }; e = derivation { name = "y"; builder = "b"; system = "s"; dep = d; }; in [ e.drvPath e.outPath ]
+builtins.sort builtins.lessThan [ 3 1 2 (-5) 3 0 ]
+builtins.sort builtins.lessThan [ "b" "a" "ab" "" "a" ]
+let b = "${builtins.toFile "f" "y"}"; in map builtins.getContext (builtins.sort builtins.lessThan [ "x" (builtins.substring 0 0 b + "x") "w" "x" ])
+builtins.sort builtins.lessThan [ 1 2.5 0 ]

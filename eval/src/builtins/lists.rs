@@ -164,15 +164,41 @@ fn sort(m: &mut Machine, args: &[Value]) -> R {
     for x in &mut v {
         *x = m.force(x)?;
     }
-    let mut buf = v.clone();
     // As in Nix, `lessThan` is compared directly rather than called: the
     // same order and errors, without a function call per comparison.
     let order = match &f {
         Value::PrimOp(op) if op.name == "lessThan" => Order::LessThan,
         _ => Order::Function(f),
     };
+    if matches!(order, Order::LessThan) && sort_plain(&mut v) {
+        return Ok(Value::list(v));
+    }
+    let mut buf = v.clone();
     merge_sort(m, &order, &mut v, &mut buf)?;
     Ok(Value::list(v))
+}
+
+/// Sorts by `lessThan` a list that is all integers or all strings, whose
+/// order is total: any stable sort then gives the merge sort's result.
+/// Returns false, leaving the list alone, for anything else.
+fn sort_plain(v: &mut [Value]) -> bool {
+    if v.iter().all(|x| matches!(x, Value::Int(_))) {
+        v.sort_by_key(|x| match x {
+            Value::Int(i) => *i,
+            _ => 0,
+        });
+        return true;
+    }
+    if v.iter().all(|x| matches!(x, Value::String(_))) {
+        v.sort_by(|a, b| match (a, b) {
+            (Value::String(a), Value::String(b)) => {
+                a.as_str().as_bytes().cmp(b.as_str().as_bytes())
+            }
+            _ => std::cmp::Ordering::Equal,
+        });
+        return true;
+    }
+    false
 }
 
 /// How `sort` orders its items.

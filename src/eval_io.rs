@@ -73,14 +73,10 @@ impl CliIo {
     /// Returns an `Io` that also writes every text and source it adds to
     /// `store`.
     pub fn with_store(store: Arc<Store>) -> CliIo {
+        let base = CliIo::new(store.store_dir().as_str());
         CliIo {
-            store_dir: store.store_dir().clone(),
-            texts: RefCell::default(),
-            sources: RefCell::default(),
             store: Some(store),
-            pending: RefCell::default(),
-            keep_derivations: true,
-            dropped: RefCell::default(),
+            ..base
         }
     }
 

@@ -42,7 +42,7 @@ fn attr_values(m: &mut Machine, args: &[Value]) -> R {
     Ok(Value::list(attrs.iter().map(|a| a.value.clone()).collect()))
 }
 
-fn get_attr(m: &mut Machine, args: &[Value]) -> R {
+pub(crate) fn get_attr(m: &mut Machine, args: &[Value]) -> R {
     let [name, s] = args else { return Err(arity()) };
     let name = m.force_string_no_context(name, Pos::NONE)?;
     let attrs = m.force_attrs(s, Pos::NONE)?;

@@ -23,7 +23,7 @@ use smallvec::SmallVec;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::io::Io;
-use crate::lower::ir::{AttrKey, AttrsDef, BinOp, Expr};
+use crate::lower::ir::{AttrKey, AttrsDef, Expr};
 use crate::lower::scope::StaticScope;
 use crate::syntax::Pos;
 use crate::value::{Attr, Attrs, Closure, Env, EnvFrame, NixString, Sym, Thunk, ThunkState, Value};
@@ -324,8 +324,7 @@ impl Machine {
         match &**expr {
             Expr::Const(v) => Ok(v.clone()),
             Expr::Var { depth, index } => lookup(env, *depth, *index),
-            Expr::BinOp { .. } if self.options.speculate => Ok(speculate(expr, env, Frames::All)
-                .unwrap_or_else(|| Thunk::pending(expr.clone(), env.clone()))),
+            Expr::BinOp { .. } => Ok(self.suspend_binop(expr, env, Frames::All)),
             _ => Ok(Thunk::pending(expr.clone(), env.clone())),
         }
     }
@@ -335,11 +334,20 @@ impl Machine {
     pub fn thunk_rec(&mut self, expr: &Rc<Expr>, env: &Env) -> Result<Value> {
         match &**expr {
             Expr::Var { depth: 0, .. } => Ok(Thunk::pending(expr.clone(), env.clone())),
-            Expr::BinOp { .. } if self.options.speculate => Ok(speculate(expr, env, Frames::Outer)
-                .unwrap_or_else(|| Thunk::pending(expr.clone(), env.clone()))),
-            Expr::BinOp { .. } => Ok(Thunk::pending(expr.clone(), env.clone())),
+            Expr::BinOp { .. } => Ok(self.suspend_binop(expr, env, Frames::Outer)),
             _ => self.thunk(expr, env),
         }
+    }
+
+    /// Suspends an operator expression, or computes it now when
+    /// [`speculate`] can (reading only `frames`).
+    fn suspend_binop(&self, expr: &Rc<Expr>, env: &Env, frames: Frames) -> Value {
+        let known = if self.options.speculate {
+            speculate(expr, env, frames)
+        } else {
+            None
+        };
+        known.unwrap_or_else(|| Thunk::pending(expr.clone(), env.clone()))
     }
 
     /// Forces a value to weak head normal form.
@@ -701,24 +709,15 @@ const SPECULATION_DEPTH: u8 = 4;
 /// Evaluates integer arithmetic (`+ - * /` and comparisons) over constants
 /// and variables that already hold integers, when that cannot fail: the
 /// result is what the thunk would give, so no thunk is needed. Anything
-/// else (an operand not yet evaluated, another type, division by zero, a
-/// deeper expression) gives `None`.
+/// else (an operand not yet evaluated, another type, a division that is an
+/// error, a deeper expression) gives `None`.
 fn speculate(expr: &Expr, env: &Env, frames: Frames) -> Option<Value> {
     let Expr::BinOp { op, lhs, rhs, .. } = expr else {
         return None;
     };
     let a = known_int(lhs, env, frames, SPECULATION_DEPTH)?;
     let b = known_int(rhs, env, frames, SPECULATION_DEPTH)?;
-    let v = match op {
-        BinOp::Less => Value::Bool(a < b),
-        BinOp::LessEq => Value::Bool(a <= b),
-        BinOp::More => Value::Bool(a > b),
-        BinOp::MoreEq => Value::Bool(a >= b),
-        BinOp::Eq => Value::Bool(a == b),
-        BinOp::NotEq => Value::Bool(a != b),
-        _ => Value::Int(int_arith(*op, a, b)?),
-    };
-    Some(v)
+    ops::int_binop(*op, a, b)
 }
 
 /// The integer an expression certainly evaluates to, if [`speculate`] can
@@ -744,21 +743,11 @@ fn known_int(expr: &Expr, env: &Env, frames: Frames, budget: u8) -> Option<i64> 
         Expr::BinOp { op, lhs, rhs, .. } if budget > 0 => {
             let a = known_int(lhs, env, frames, budget - 1)?;
             let b = known_int(rhs, env, frames, budget - 1)?;
-            int_arith(*op, a, b)
+            match ops::int_binop(*op, a, b)? {
+                Value::Int(i) => Some(i),
+                _ => None,
+            }
         }
-        _ => None,
-    }
-}
-
-/// `+ - * /` on integers as Nix 2.8 does them (wrapping); `None` for other
-/// operators and for the divisions that are errors (by zero, and
-/// `i64::MIN / -1`).
-fn int_arith(op: BinOp, a: i64, b: i64) -> Option<i64> {
-    match op {
-        BinOp::Add => Some(a.wrapping_add(b)),
-        BinOp::Sub => Some(a.wrapping_sub(b)),
-        BinOp::Mul => Some(a.wrapping_mul(b)),
-        BinOp::Div => a.checked_div(b),
         _ => None,
     }
 }

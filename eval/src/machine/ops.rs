@@ -54,20 +54,10 @@ impl Machine {
                     let l = self.eval_leaf(lhs, env)?;
                     (l, self.eval_leaf(rhs, env)?)
                 };
-                if let (Value::Int(a), Value::Int(b)) = (&l, &r) {
-                    let (a, b) = (*a, *b);
-                    match op {
-                        BinOp::Add => return Ok(Value::Int(a.wrapping_add(b))),
-                        BinOp::Sub => return Ok(Value::Int(a.wrapping_sub(b))),
-                        BinOp::Mul => return Ok(Value::Int(a.wrapping_mul(b))),
-                        BinOp::Less => return Ok(Value::Bool(a < b)),
-                        BinOp::LessEq => return Ok(Value::Bool(a <= b)),
-                        BinOp::More => return Ok(Value::Bool(a > b)),
-                        BinOp::MoreEq => return Ok(Value::Bool(a >= b)),
-                        BinOp::Eq => return Ok(Value::Bool(a == b)),
-                        BinOp::NotEq => return Ok(Value::Bool(a != b)),
-                        _ => {}
-                    }
+                if let (Value::Int(a), Value::Int(b)) = (&l, &r)
+                    && let Some(v) = int_binop(op, *a, *b)
+                {
+                    return Ok(v);
                 }
                 self.binop_values(op, l, r, pos)
             }
@@ -282,6 +272,27 @@ fn float_cmp(x: f64, y: f64) -> Ordering {
     } else {
         Ordering::Equal
     }
+}
+
+/// A binary operator on two integers as Nix 2.8 computes it (`+ - *`
+/// wrap), when that cannot fail: `None` for operators that are not
+/// arithmetic or comparisons, and for the divisions that are errors (by
+/// zero, `i64::MIN / -1`), which [`arith`] reports.
+pub(super) fn int_binop(op: BinOp, a: i64, b: i64) -> Option<Value> {
+    let v = match op {
+        BinOp::Add => Value::Int(a.wrapping_add(b)),
+        BinOp::Sub => Value::Int(a.wrapping_sub(b)),
+        BinOp::Mul => Value::Int(a.wrapping_mul(b)),
+        BinOp::Div => Value::Int(a.checked_div(b)?),
+        BinOp::Less => Value::Bool(a < b),
+        BinOp::LessEq => Value::Bool(a <= b),
+        BinOp::More => Value::Bool(a > b),
+        BinOp::MoreEq => Value::Bool(a >= b),
+        BinOp::Eq => Value::Bool(a == b),
+        BinOp::NotEq => Value::Bool(a != b),
+        _ => return None,
+    };
+    Some(v)
 }
 
 fn add_error(other: &Value, to: &'static str, pos: Pos) -> Error {

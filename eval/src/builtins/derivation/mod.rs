@@ -131,27 +131,13 @@ struct Shared {
 thread_local! {
     static SHARED: Shared = Shared {
         strict: primop("derivationStrict", 1, derivation_strict),
-        select: primop("getAttr", 2, built_attr),
+        select: primop("getAttr", 2, super::attrs::get_attr),
         all: primop("map", 1, all_outputs),
         identity: primop("value", 1, identity),
         out: Value::string("out"),
         drv_path: Value::string("drvPath"),
         derivation: Value::string("derivation"),
     };
-}
-
-/// One attribute of `derivationStrict`'s result.
-fn built_attr(m: &mut Machine, args: &[Value]) -> R {
-    let [name, built] = args else {
-        return Err(arity());
-    };
-    let name = m.force_string_no_context(name, Pos::NONE)?;
-    let built = m.force_attrs(built, Pos::NONE)?;
-    let value = built
-        .get(&name)
-        .cloned()
-        .ok_or_else(|| crate::error::Error::new(crate::error::ErrorKind::MissingAttr { name }))?;
-    m.force(&value)
 }
 
 fn derivation_strict(m: &mut Machine, args: &[Value]) -> R {

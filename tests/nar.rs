@@ -185,8 +185,8 @@ fn check_tree(label: &str, path: &Path, scratch: &Path, with_ls: bool) {
         ours == theirs,
         "{label}: `kiln nar dump` differs from `nix-store --dump`"
     );
-    // `kiln hash path` has a pipeline of its own (parallel reads, a hashing
-    // thread), so it is checked apart from `nar dump`.
+    // `kiln hash path` has a pipeline of its own (a hashing thread that the
+    // reading runs ahead of), so it is checked apart from `nar dump`.
     let ours = run_ok(kiln().args(["hash", "path", "--base32"]).arg(path));
     let theirs_hash = run_ok(
         nix("nix-hash")
@@ -243,6 +243,46 @@ fn dump_unpack_and_ls_match_nix_on_generated_trees() {
         make(&path);
         check_tree(label, &path, temp.path(), true);
     }
+}
+
+#[test]
+fn a_tree_deeper_than_the_descriptor_limit_matches_nix() {
+    if !util::have_nix() {
+        return;
+    }
+    // kiln opens entries relative to their directory's descriptor, but
+    // keeps descriptors only for the levels near the root: 600 levels
+    // under a limit of 256 open descriptors must still dump.
+    let temp = tempfile::tempdir().unwrap();
+    let root = temp.path().join("deep");
+    let mut deep = root.clone();
+    for _ in 0..600 {
+        deep.push("d");
+    }
+    mkdir(&deep);
+    write(&deep.join("bottom"), "deep", 0o755);
+    symlink("../d", deep.join("up")).unwrap();
+    let limited = |args: &[&str]| {
+        let mut cmd = Command::new("sh");
+        cmd.arg("-c")
+            .arg(r#"ulimit -n 256 && exec "$@""#)
+            .arg("sh")
+            .arg(env!("CARGO_BIN_EXE_kiln"))
+            .args(args)
+            .arg(&root);
+        run_ok(&mut cmd)
+    };
+    let theirs = run_ok(nix("nix-store").arg("--dump").arg(&root));
+    assert!(
+        limited(&["nar", "dump"]) == theirs,
+        "`kiln nar dump` differs"
+    );
+    let hash = run_ok(
+        nix("nix-hash")
+            .args(["--type", "sha256", "--base32"])
+            .arg(&root),
+    );
+    assert_eq!(limited(&["hash", "path", "--base32"]), hash);
 }
 
 #[test]

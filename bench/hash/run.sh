@@ -14,6 +14,9 @@ kiln=${CARGO_TARGET_DIR:-$root/target}/release/kiln
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 python3 "$root/bench/hash/gen_tree.py" "$work/tree" "$size"
+# Write the new tree back before timing: otherwise the kernel's writeback of
+# 1 GiB of dirty pages runs during the first runs and takes CPU from both.
+sync
 export NIX_CONFIG=$'build-users-group =\nsubstituters =' XDG_CACHE_HOME="$work/cache"
 a=$("$kiln" hash path --base32 "$work/tree")
 b=$(nix-hash --type sha256 --base32 "$work/tree")

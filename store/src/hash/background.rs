@@ -16,7 +16,18 @@ const CHUNK: usize = 1 << 20;
 
 /// How many buffers there are at most: one being filled, one being hashed,
 /// the rest waiting for the hashing thread.
-const POOL: usize = 6;
+///
+/// This is how far the producer may run ahead, 64 MiB. Hashing a tree
+/// alternates between parts where hashing is the slower side (large files:
+/// one `read` per megabyte) and parts where reading is (small files: four
+/// system calls each, as much CPU as hashing them); a deep pool lets the
+/// reading thread use the time the hashing thread spends on large files to
+/// read ahead into the small ones. On `bench/hash` (1 GiB, a quarter of it
+/// in 32,000 small files) a pool of 6 MiB left the hashing thread waiting
+/// about 0.1 s; 64 MiB cut the whole hash from 0.71 s to 0.68 s (medians of
+/// 15). Buffers are allocated only when the producer is ahead, so hashing a
+/// small tree never holds more than it needs.
+const POOL: usize = 64;
 
 /// A buffer and how many of its bytes are data.
 struct Filled {

@@ -11,12 +11,16 @@
 //! `BufWriter`), so memory use does not grow with file size: NAR hashing of
 //! whole trees sits on this path.
 
-use std::ffi::OsString;
-use std::fs::{FileType, Metadata};
+use std::ffi::{CString, OsStr};
+use std::fs::FileType;
 use std::io::{self, Read, Write};
-use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::mem::MaybeUninit;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
+
+use rustix::fs::{self as rfs, AtFlags, Mode, OFlags};
 
 use super::sink::{Buffered, Sink};
 use super::wire::{Token, padding_len, write_bytes, write_padding, write_tokens, write_u64};
@@ -50,6 +54,10 @@ pub enum WriteError {
     },
 }
 
+/// Size of the buffer directory listings are read into: room for hundreds
+/// of entries per `getdents` call.
+const LISTING_BUFFER: usize = 32 * 1024;
+
 /// Writes the NAR serialisation of the file, directory or symlink at `path`
 /// to `out` and returns the number of bytes written.
 ///
@@ -65,6 +73,7 @@ pub fn dump_to(path: &Path, sink: impl Sink) -> Result<u64, WriteError> {
     let mut encoder = Encoder::new(sink).map_err(WriteError::Output)?;
     Dumper {
         encoder: &mut encoder,
+        listing: vec![MaybeUninit::uninit(); LISTING_BUFFER],
     }
     .dump(path)?;
     let written = encoder.written();
@@ -98,25 +107,48 @@ pub fn dump_symlink(target: &[u8], out: impl Write) -> io::Result<u64> {
     Ok(written)
 }
 
-/// The state of one directory being dumped.
+/// How many directories, from the root down, keep a descriptor open while
+/// their entries are dumped. Deeper ones are closed once listed and their
+/// entries opened by path, so a deep tree does not run out of descriptors.
+const DIR_FDS: usize = 128;
+
+/// The state of one directory being dumped: its descriptor, which its
+/// entries are opened relative to (none below [`DIR_FDS`] levels), and the
+/// entries left, sorted.
 struct DirFrame {
+    fd: Option<OwnedFd>,
     path: PathBuf,
-    names: std::vec::IntoIter<OsString>,
+    entries: std::vec::IntoIter<DirEntry>,
+}
+
+/// A directory entry: its name and the type the directory listing gave
+/// (`Unknown` when the file system does not say).
+struct DirEntry {
+    name: CString,
+    hint: rfs::FileType,
 }
 
 /// Walks a tree depth-first, without recursion, feeding an [`Encoder`].
+///
+/// Below the root, every file is opened relative to its directory's
+/// descriptor, so the kernel resolves one name, not the whole path, and the
+/// type from the directory listing saves a `stat` before the open: a
+/// regular file costs `openat`, `fstat`, `read` and `close`. Paths are
+/// built only for error messages.
 struct Dumper<'a, S: Sink> {
     encoder: &'a mut Encoder<S>,
+    /// The buffer directory listings are read into, reused.
+    listing: Vec<MaybeUninit<u8>>,
 }
 
 impl<S: Sink> Dumper<'_, S> {
     fn dump(&mut self, root: &Path) -> Result<(), WriteError> {
         let mut stack: Vec<DirFrame> = Vec::new();
-        if let Some(frame) = self.node(root)? {
+        if let Some(frame) = self.root(root)? {
             stack.push(frame);
         }
         while let Some(top) = stack.last_mut() {
-            let Some(name) = top.names.next() else {
+            let Some(entry) = top.entries.next() else {
                 stack.pop();
                 self.encoder.directory_end().map_err(WriteError::Output)?;
                 if !stack.is_empty() {
@@ -124,58 +156,143 @@ impl<S: Sink> Dumper<'_, S> {
                 }
                 continue;
             };
-            let path = top.path.join(&name);
             self.encoder
-                .entry_start(name.as_bytes())
+                .entry_start(entry.name.as_bytes())
                 .map_err(WriteError::Output)?;
-            match self.node(&path)? {
-                Some(frame) => stack.push(frame),
+            let (fd, parent) = (top.fd.as_ref().map(AsFd::as_fd), top.path.as_path());
+            match self.child(fd, parent, &entry)? {
+                Some(mut frame) => {
+                    if stack.len() >= DIR_FDS {
+                        frame.fd = None;
+                    }
+                    stack.push(frame);
+                }
                 None => self.encoder.entry_end().map_err(WriteError::Output)?,
             }
         }
         Ok(())
     }
 
-    /// Writes the node at `path`, or for a directory only its start, and
-    /// returns the directory's frame.
-    fn node(&mut self, path: &Path) -> Result<Option<DirFrame>, WriteError> {
+    /// Writes the root node, or for a directory only its start, and returns
+    /// the directory's frame.
+    fn root(&mut self, path: &Path) -> Result<Option<DirFrame>, WriteError> {
         let meta = fs_err::symlink_metadata(path).map_err(WriteError::Input)?;
         let file_type = meta.file_type();
-        if file_type.is_dir() {
-            let names = sorted_names(path)?;
-            self.encoder.directory_start().map_err(WriteError::Output)?;
-            return Ok(Some(DirFrame {
-                path: path.to_owned(),
-                names: names.into_iter(),
-            }));
-        }
         if file_type.is_symlink() {
             let target = fs_err::read_link(path).map_err(WriteError::Input)?;
-            self.encoder
-                .symlink(target.as_os_str().as_bytes())
-                .map_err(WriteError::Output)?;
-        } else if file_type.is_file() {
-            self.regular(path, &meta)?;
-        } else {
+            return self.symlink(target.as_os_str().as_bytes());
+        }
+        if !file_type.is_file() && !file_type.is_dir() {
             return Err(WriteError::Unsupported {
                 path: path.to_owned(),
                 kind: describe(file_type),
             });
         }
+        let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+        let fd = rfs::open(path, flags, Mode::empty()).map_err(|e| input(e, "open", path))?;
+        self.opened(fd, path)
+    }
+
+    /// Writes the node `entry` of the directory `parent`, open as `dir` (or
+    /// not open: the entry is then found by its whole path), or for a
+    /// directory only its start, and returns the directory's frame.
+    fn child(
+        &mut self,
+        dir: Option<BorrowedFd<'_>>,
+        parent: &Path,
+        entry: &DirEntry,
+    ) -> Result<Option<DirFrame>, WriteError> {
+        let path = || parent.join(OsStr::from_bytes(entry.name.to_bytes()));
+        let whole;
+        let (dir, name) = match dir {
+            Some(dir) => (dir, entry.name.as_c_str()),
+            None => {
+                whole = CString::new(path().into_os_string().into_vec())
+                    .map_err(|e| input_io(io::Error::other(e), "open", &path()))?;
+                (rfs::CWD, whole.as_c_str())
+            }
+        };
+        let kind = match entry.hint {
+            rfs::FileType::Unknown => rfs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)
+                .map(|st| rfs::FileType::from_raw_mode(st.st_mode))
+                .map_err(|e| input(e, "query metadata of", &path()))?,
+            hint => hint,
+        };
+        match kind {
+            rfs::FileType::Symlink => {
+                let target = rfs::readlinkat(dir, name, Vec::new())
+                    .map_err(|e| input(e, "read link", &path()))?;
+                self.symlink(target.as_bytes())
+            }
+            rfs::FileType::RegularFile | rfs::FileType::Directory => {
+                // `NOFOLLOW`: a name that became a symlink since the listing
+                // fails rather than leading elsewhere; `NONBLOCK`: one that
+                // became a FIFO does not hang (`opened` then refuses it).
+                let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+                let fd = rfs::openat(dir, name, flags, Mode::empty())
+                    .map_err(|e| input(e, "open", &path()))?;
+                self.opened(fd, &path())
+            }
+            other => Err(WriteError::Unsupported {
+                path: path(),
+                kind: describe_raw(other),
+            }),
+        }
+    }
+
+    /// Writes the regular file or the start of the directory open as `fd`,
+    /// and returns the directory's frame; anything else is refused.
+    fn opened(&mut self, fd: OwnedFd, path: &Path) -> Result<Option<DirFrame>, WriteError> {
+        let st = rfs::fstat(&fd).map_err(|e| input(e, "query metadata of", path))?;
+        match rfs::FileType::from_raw_mode(st.st_mode) {
+            rfs::FileType::RegularFile => {
+                // Nix checks `S_IXUSR` only; the group and other bits do
+                // not count.
+                let executable = st.st_mode & 0o100 != 0;
+                let size = u64::try_from(st.st_size).unwrap_or_default();
+                self.regular(std::fs::File::from(fd), executable, size, path)?;
+                Ok(None)
+            }
+            rfs::FileType::Directory => {
+                let entries = self.list(&fd, path)?;
+                self.encoder.directory_start().map_err(WriteError::Output)?;
+                Ok(Some(DirFrame {
+                    fd: Some(fd),
+                    path: path.to_owned(),
+                    entries: entries.into_iter(),
+                }))
+            }
+            other => Err(WriteError::Unsupported {
+                path: path.to_owned(),
+                kind: describe_raw(other),
+            }),
+        }
+    }
+
+    fn symlink(&mut self, target: &[u8]) -> Result<Option<DirFrame>, WriteError> {
+        self.encoder.symlink(target).map_err(WriteError::Output)?;
         Ok(None)
     }
 
-    fn regular(&mut self, path: &Path, meta: &Metadata) -> Result<(), WriteError> {
-        // Nix checks `S_IXUSR` only; the group and other bits do not count.
-        let executable = meta.permissions().mode() & 0o100 != 0;
-        let size = meta.len();
-        let mut file = fs_err::File::open(path).map_err(WriteError::Input)?;
+    fn regular(
+        &mut self,
+        mut file: std::fs::File,
+        executable: bool,
+        size: u64,
+        path: &Path,
+    ) -> Result<(), WriteError> {
         self.encoder
             .regular_start(executable, size)
             .map_err(WriteError::Output)?;
         let mut remaining = size;
         while remaining > 0 {
-            let n = self.encoder.contents_from(&mut file, remaining)?;
+            let n = self
+                .encoder
+                .contents_from(&mut file, remaining)
+                .map_err(|e| match e {
+                    WriteError::Input(e) => input_io(e, "read", path),
+                    e => e,
+                })?;
             if n == 0 {
                 return Err(WriteError::FileChanged {
                     path: path.to_owned(),
@@ -187,16 +304,48 @@ impl<S: Sink> Dumper<'_, S> {
         }
         self.encoder.regular_end(size).map_err(WriteError::Output)
     }
+
+    /// Returns the entries of the directory open as `fd`, without `.` and
+    /// `..`, sorted by name as bytes (as Nix does).
+    fn list(&mut self, fd: &OwnedFd, path: &Path) -> Result<Vec<DirEntry>, WriteError> {
+        let mut entries = Vec::new();
+        let mut raw = rfs::RawDir::new(fd, self.listing.as_mut_slice());
+        while let Some(entry) = raw.next() {
+            let entry = entry.map_err(|e| input(e, "read directory", path))?;
+            let name = entry.file_name();
+            if name == c"." || name == c".." {
+                continue;
+            }
+            entries.push(DirEntry {
+                name: name.to_owned(),
+                hint: entry.file_type(),
+            });
+        }
+        entries.sort_unstable_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
+        Ok(entries)
+    }
 }
 
-/// Returns the names in directory `path`, sorted as bytes (as Nix does).
-fn sorted_names(path: &Path) -> Result<Vec<OsString>, WriteError> {
-    let mut names = Vec::new();
-    for entry in fs_err::read_dir(path).map_err(WriteError::Input)? {
-        names.push(entry.map_err(WriteError::Input)?.file_name());
+/// An input error naming what was done to which file.
+fn input(errno: rustix::io::Errno, what: &str, path: &Path) -> WriteError {
+    input_io(errno.into(), what, path)
+}
+
+fn input_io(error: io::Error, what: &str, path: &Path) -> WriteError {
+    let message = format!("cannot {what} `{}`: {error}", path.display());
+    WriteError::Input(io::Error::new(error.kind(), message))
+}
+
+/// Names a file type from a directory listing or a `stat` mode that a NAR
+/// cannot hold.
+fn describe_raw(file_type: rfs::FileType) -> &'static str {
+    match file_type {
+        rfs::FileType::Socket => "socket",
+        rfs::FileType::Fifo => "FIFO",
+        rfs::FileType::BlockDevice => "block device",
+        rfs::FileType::CharacterDevice => "character device",
+        _ => "file of unknown type",
     }
-    names.sort_unstable_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
-    Ok(names)
 }
 
 /// Names a file type that a NAR cannot hold: `socket`, `FIFO`, `block
@@ -370,5 +519,123 @@ impl<W: Write> Write for Counter<'_, W> {
 
     fn flush(&mut self) -> io::Result<()> {
         self.0.out.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Dumps the entry `name` of `dir` as the directory listing would have
+    /// typed it (`hint`), and returns the NAR bytes or the error.
+    fn dump_entry(dir: &Path, name: &str, hint: rfs::FileType) -> Result<Vec<u8>, WriteError> {
+        let fd = rfs::open(dir, OFlags::RDONLY | OFlags::DIRECTORY, Mode::empty()).unwrap();
+        let mut bytes = Vec::new();
+        let mut encoder = Encoder::new(Buffered::new(&mut bytes)).unwrap();
+        let mut dumper = Dumper {
+            encoder: &mut encoder,
+            listing: vec![MaybeUninit::uninit(); LISTING_BUFFER],
+        };
+        let entry = DirEntry {
+            name: CString::new(name).unwrap(),
+            hint,
+        };
+        if let Some(frame) = dumper.child(Some(fd.as_fd()), dir, &entry)? {
+            assert!(frame.entries.len() <= 1);
+        }
+        encoder.finish().unwrap().flush().unwrap();
+        Ok(bytes)
+    }
+
+    fn tree() -> tempfile::TempDir {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(tmp.path().join("file"), b"contents").unwrap();
+        std::fs::create_dir(tmp.path().join("dir")).unwrap();
+        std::fs::write(tmp.path().join("dir/inner"), b"x").unwrap();
+        std::os::unix::fs::symlink("file", tmp.path().join("link")).unwrap();
+        tmp
+    }
+
+    #[test]
+    fn an_untyped_listing_is_looked_up() {
+        let tmp = tree();
+        for (name, hint) in [
+            ("file", rfs::FileType::RegularFile),
+            ("dir", rfs::FileType::Directory),
+            ("link", rfs::FileType::Symlink),
+        ] {
+            let typed = dump_entry(tmp.path(), name, hint).unwrap();
+            let untyped = dump_entry(tmp.path(), name, rfs::FileType::Unknown).unwrap();
+            assert_eq!(typed, untyped, "{name}");
+        }
+    }
+
+    #[test]
+    fn a_name_that_changed_type_after_the_listing_is_refused() {
+        let tmp = tree();
+        // Listed as a file, now a symlink: not followed.
+        let err = dump_entry(tmp.path(), "link", rfs::FileType::RegularFile).unwrap_err();
+        let message = err.source_message();
+        assert!(
+            message.contains("cannot open") && message.contains("link"),
+            "{message}"
+        );
+        // Listed as a file, now a FIFO: refused without hanging.
+        let fifo = tmp.path().join("fifo");
+        rustix::fs::mknodat(
+            rfs::CWD,
+            &fifo,
+            rfs::FileType::Fifo,
+            Mode::from_raw_mode(0o600),
+            0,
+        )
+        .unwrap();
+        let err = dump_entry(tmp.path(), "fifo", rfs::FileType::RegularFile).unwrap_err();
+        assert!(
+            matches!(&err, WriteError::Unsupported { kind: "FIFO", path } if *path == fifo),
+            "{err:?}"
+        );
+        // Listed as a FIFO: refused without being opened.
+        let err = dump_entry(tmp.path(), "fifo", rfs::FileType::Fifo).unwrap_err();
+        assert!(matches!(err, WriteError::Unsupported { kind: "FIFO", .. }));
+    }
+
+    impl WriteError {
+        fn source_message(&self) -> String {
+            match self {
+                WriteError::Input(e) => e.to_string(),
+                other => other.to_string(),
+            }
+        }
+    }
+
+    #[test]
+    fn below_the_levels_with_descriptors_entries_are_found_by_path() {
+        // (`tests/nar.rs` runs this under a low descriptor limit.)
+        let depth = DIR_FDS * 2;
+        let tmp = tempfile::tempdir().unwrap();
+        let mut path = tmp.path().to_owned();
+        for _ in 0..depth {
+            path.push("d");
+        }
+        std::fs::create_dir_all(&path).unwrap();
+        std::fs::write(path.join("f"), b"bottom").unwrap();
+        let mut expected = Encoder::new(Vec::new()).unwrap();
+        for _ in 0..depth {
+            expected.directory_start().unwrap();
+            expected.entry_start(b"d").unwrap();
+        }
+        expected.directory_start().unwrap();
+        expected.entry_start(b"f").unwrap();
+        expected.regular(false, 6, &b"bottom"[..]).unwrap();
+        expected.entry_end().unwrap();
+        for _ in 0..depth {
+            expected.directory_end().unwrap();
+            expected.entry_end().unwrap();
+        }
+        expected.directory_end().unwrap();
+        let mut got = Vec::new();
+        dump(tmp.path(), &mut got).unwrap();
+        assert_eq!(got, expected.finish().unwrap());
     }
 }

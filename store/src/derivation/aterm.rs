@@ -4,30 +4,32 @@
 //! every list in sorted order, strings in double quotes with `"`, `\`,
 //! newline, carriage return and tab escaped.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use super::{Derivation, DerivationOutput};
 use crate::hash::Encoding;
-use crate::store_path::StoreDir;
+use crate::store_path::{StoreDir, StorePath};
 
 impl Derivation {
     /// Returns the ATerm text of this derivation, exactly as Nix writes it.
     pub fn to_aterm(&self, store_dir: &StoreDir) -> String {
-        let input_drvs = self
-            .input_drvs
-            .iter()
-            .map(|(path, outputs)| (store_dir.display(path), outputs.clone()))
-            .collect();
-        self.to_aterm_with_inputs(store_dir, &input_drvs, false)
+        self.to_aterm_with_inputs(
+            store_dir,
+            self.input_drvs.iter(),
+            |out, path| write_path(out, store_dir, path),
+            false,
+        )
     }
 
-    /// Writes the ATerm with input derivations given as text keys (real
-    /// paths, or the hashes `hashDerivationModulo` puts in their place), and
-    /// with the outputs' paths blanked when `mask_outputs` is set.
-    pub(crate) fn to_aterm_with_inputs(
+    /// Writes the ATerm with input derivations as `input_drvs` gives them,
+    /// sorted, each key written by `write_key` (real paths, or the hashes
+    /// `hashDerivationModulo` puts in their place), and with the outputs'
+    /// paths blanked when `mask_outputs` is set.
+    pub(crate) fn to_aterm_with_inputs<'a, K: 'a>(
         &self,
         store_dir: &StoreDir,
-        input_drvs: &BTreeMap<String, BTreeSet<String>>,
+        input_drvs: impl Iterator<Item = (&'a K, &'a BTreeSet<String>)>,
+        write_key: impl Fn(&mut String, &K),
         mask_outputs: bool,
     ) -> String {
         let mut out = String::with_capacity(1024);
@@ -36,16 +38,16 @@ impl Derivation {
             write_output(out, name, output, store_dir, mask_outputs);
         });
         out.push_str("],[");
-        write_list(&mut out, input_drvs.iter(), |out, (path, outputs)| {
+        write_list(&mut out, input_drvs, |out, (key, outputs)| {
             out.push('(');
-            write_string(out, path);
+            write_key(out, key);
             out.push_str(",[");
             write_list(out, outputs.iter(), |out, name| write_string(out, name));
             out.push_str("])");
         });
         out.push_str("],[");
         write_list(&mut out, self.input_srcs.iter(), |out, path| {
-            write_string(out, &store_dir.display(path));
+            write_path(out, store_dir, path);
         });
         out.push_str("],");
         write_string(&mut out, &self.platform);
@@ -84,7 +86,7 @@ fn write_output(
     write_string(out, name);
     out.push(',');
     match (&output.path, mask) {
-        (Some(path), false) => write_string(out, &store_dir.display(path)),
+        (Some(path), false) => write_path(out, store_dir, path),
         _ => write_string(out, ""),
     }
     out.push(',');
@@ -112,23 +114,57 @@ fn write_list<I: Iterator>(
     }
 }
 
-/// The bytes an ATerm string escapes.
-static ESCAPED: [bool; 256] = {
-    let mut table = [false; 256];
-    table[b'"' as usize] = true;
-    table[b'\\' as usize] = true;
-    table[b'\n' as usize] = true;
-    table[b'\r' as usize] = true;
-    table[b'\t' as usize] = true;
-    table
-};
+/// Writes a store path as a quoted ATerm string: a store path has nothing
+/// to escape.
+fn write_path(out: &mut String, store_dir: &StoreDir, path: &StorePath) {
+    out.push('"');
+    store_dir.push_display(out, path);
+    out.push('"');
+}
+
+/// Returns where the first byte that an ATerm string escapes is.
+///
+/// Eight bytes at a time: most strings (paths, names, flags) have nothing
+/// to escape, and derivation graphs write hundreds of thousands of them.
+fn find_escaped(text: &str) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    // The high bit of each byte of `word` equal to `byte` (and maybe of
+    // bytes after it; only the lowest one is used).
+    let equal = |word: u64, byte: u8| {
+        let x = word ^ (ONES * u64::from(byte));
+        x.wrapping_sub(ONES) & !x & HIGHS
+    };
+    let bytes = text.as_bytes();
+    let mut chunks = bytes.chunks_exact(8);
+    let mut offset = 0;
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let word = u64::from_le_bytes(word);
+        let found = equal(word, b'"')
+            | equal(word, b'\\')
+            | equal(word, b'\n')
+            | equal(word, b'\r')
+            | equal(word, b'\t');
+        if found != 0 {
+            return Some(offset + found.trailing_zeros() as usize / 8);
+        }
+        offset += 8;
+    }
+    let tail = chunks.remainder();
+    let at = tail
+        .iter()
+        .position(|b| matches!(b, b'"' | b'\\' | b'\n' | b'\r' | b'\t'))?;
+    Some(offset + at)
+}
 
 /// Writes a quoted, escaped ATerm string.
 pub(crate) fn write_string(out: &mut String, text: &str) {
     out.reserve(text.len() + 2);
     out.push('"');
     let mut rest = text;
-    while let Some(at) = rest.bytes().position(|b| ESCAPED[usize::from(b)]) {
+    while let Some(at) = find_escaped(rest) {
         let (plain, tail) = rest.split_at(at);
         out.push_str(plain);
         let mut chars = tail.chars();

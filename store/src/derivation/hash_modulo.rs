@@ -8,7 +8,8 @@
 //! recursively. With `mask_outputs`, the derivation's own output paths are
 //! blanked, which is how its output paths are computed in the first place.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::borrow::Cow;
+use std::collections::BTreeSet;
 
 use rustc_hash::FxHashMap;
 
@@ -114,18 +115,29 @@ pub fn hash_modulo(
         );
         return Ok(Hash::sha256(text.as_bytes()));
     }
-    let mut inputs: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut inputs: Vec<(String, Cow<'_, BTreeSet<String>>)> =
+        Vec::with_capacity(drv.input_drvs.len());
     for (path, outputs) in &drv.input_drvs {
         let hash = known
             .get(path)
             .ok_or_else(|| PathComputeError::MissingInput(store_dir.display(path)))?;
-        inputs
-            .entry(hash.encode(Encoding::Base16))
-            .or_default()
-            .extend(outputs.iter().cloned());
+        inputs.push((hash.encode(Encoding::Base16), Cow::Borrowed(outputs)));
     }
-    Ok(Hash::sha256(
-        drv.to_aterm_with_inputs(store_dir, &inputs, mask_outputs)
-            .as_bytes(),
-    ))
+    inputs.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    // Two inputs with the same hash (two derivations fetching the same
+    // fixed output) are one entry, with their outputs merged, as in Nix.
+    inputs.dedup_by(|later, kept| {
+        let same = later.0 == kept.0;
+        if same {
+            kept.1.to_mut().extend(later.1.iter().cloned());
+        }
+        same
+    });
+    let aterm = drv.to_aterm_with_inputs(
+        store_dir,
+        inputs.iter().map(|(key, outputs)| (key, &**outputs)),
+        |out, key: &String| super::aterm::write_string(out, key),
+        mask_outputs,
+    );
+    Ok(Hash::sha256(aterm.as_bytes()))
 }

@@ -140,3 +140,46 @@ fn nix_fixtures_round_trip_and_hash() {
     }
     assert!(count >= 30, "only {count} fixtures");
 }
+
+#[test]
+fn strings_escape_like_a_byte_at_a_time_reference() {
+    fn reference(text: &str) -> String {
+        let mut out = String::from("\"");
+        for c in text.chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\t' => out.push_str("\\t"),
+                c => out.push(c),
+            }
+        }
+        out.push('"');
+        out
+    }
+    let pieces = [
+        "",
+        "a",
+        "é",
+        "\"",
+        "\\",
+        "\n",
+        "\r",
+        "\t",
+        "plain text longer than a word",
+        "/nix/store",
+    ];
+    // Every sequence of up to three pieces: escapes first, last, adjacent,
+    // rare before common and common before rare.
+    for a in pieces {
+        for b in pieces {
+            for c in pieces {
+                let text = format!("{a}{b}{c}");
+                let mut out = String::new();
+                super::aterm::write_string(&mut out, &text);
+                assert_eq!(out, reference(&text), "{text:?}");
+            }
+        }
+    }
+}

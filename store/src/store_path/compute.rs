@@ -16,7 +16,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 
 use super::{HASH_BYTES, ParseError, StoreDir, StorePath};
-use crate::hash::{Encoding, Hash, HashAlgo};
+use crate::hash::{Encoding, Hash, HashAlgo, Hasher};
 
 /// How a file system object is turned into bytes to hash.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -63,12 +63,17 @@ impl StoreDir {
         inner: &Hash,
         name: &str,
     ) -> Result<StorePath, ParseError> {
-        let fingerprint = format!(
-            "{path_type}:{}:{}:{name}",
-            inner.encode_with_algo(Encoding::Base16),
-            self.as_str()
-        );
-        let folded = Hash::sha256(fingerprint.as_bytes()).compress(HASH_BYTES);
+        // `<type>:<algo>:<base16>:<store dir>:<name>`, hashed piece by
+        // piece: every derivation computes a few of these.
+        let mut hasher = Hasher::new(HashAlgo::Sha256);
+        for part in [path_type, ":", inner.algo().name(), ":"] {
+            hasher.update(part.as_bytes());
+        }
+        update_base16(&mut hasher, inner.as_bytes());
+        for part in [":", self.as_str(), ":", name] {
+            hasher.update(part.as_bytes());
+        }
+        let folded = hasher.finish().compress(HASH_BYTES);
         let mut digest = [0u8; HASH_BYTES];
         digest.copy_from_slice(&folded);
         StorePath::from_digest(&digest, name)
@@ -84,7 +89,7 @@ impl StoreDir {
         let mut out = base.to_owned();
         for reference in references {
             out.push(':');
-            out.push_str(&self.display(reference));
+            self.push_display(&mut out, reference);
         }
         if self_reference {
             out.push_str(":self");
@@ -177,6 +182,21 @@ impl StoreDir {
         let name = output_path_name(drv_name, output);
         self.make_store_path(&format!("output:{output}"), hash_modulo, &name)
     }
+}
+
+/// Feeds `bytes` in lowercase base16 to `hasher` (digests: at most 64
+/// bytes).
+fn update_base16(hasher: &mut Hasher, bytes: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut buf = [0u8; 128];
+    for (pair, &byte) in buf.chunks_exact_mut(2).zip(bytes) {
+        pair.copy_from_slice(&[
+            DIGITS[usize::from(byte >> 4)],
+            DIGITS[usize::from(byte & 0x0f)],
+        ]);
+    }
+    let len = (bytes.len() * 2).min(buf.len());
+    hasher.update(buf.get(..len).unwrap_or_default());
 }
 
 /// The name of an output's store path: `name` for `out`, `name-<output>` otherwise.

@@ -184,7 +184,17 @@ impl StoreDir {
 
     /// Returns the full path of a store path.
     pub fn display(&self, path: &StorePath) -> String {
-        format!("{}/{}-{}", self.0, path.hash_part, path.name)
+        let mut out = String::new();
+        self.push_display(&mut out, path);
+        out
+    }
+
+    /// Appends the full path of `path` in this store to `out`.
+    pub fn push_display(&self, out: &mut String, path: &StorePath) {
+        out.reserve(self.0.len() + 2 + path.hash_part.len() + path.name.len());
+        for part in [&*self.0, "/", &path.hash_part, "-", &path.name] {
+            out.push_str(part);
+        }
     }
 
     /// Parses a full store path `<store dir>/<hash>-<name>` (nothing after it).

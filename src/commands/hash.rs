@@ -13,6 +13,10 @@ use kiln_store::hash::{Encoding, Hash, HashAlgo, Hasher};
 #[derive(Debug, Subcommand)]
 pub enum HashCommand {
     /// Print the hash of a path's NAR serialisation (as `nix-hash PATH`)
+    ///
+    /// The tree is read on one thread and hashed on another; the reading
+    /// may run up to 128 MiB ahead of the hashing, so that reading many
+    /// small files overlaps with hashing large ones.
     Path(HashPathArgs),
     /// Print the hash of a regular file's contents (as `nix-hash --flat FILE`)
     File(HashPathArgs),

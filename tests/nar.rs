@@ -304,6 +304,18 @@ fn dump_and_unpack_match_nix_on_a_large_sparse_file() {
     drop(file);
     write(&dir.join("small"), "small", 0o755);
     check_tree("large", &dir, temp.path(), false);
+    // `kiln hash file` reads in chunks of its own: many of them here.
+    let big = dir.join("big.bin");
+    let ours = run_ok(kiln().args(["hash", "file", "--base32"]).arg(&big));
+    let theirs = run_ok(
+        nix("nix-hash")
+            .args(["--flat", "--type", "sha256", "--base32"])
+            .arg(&big),
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&ours),
+        String::from_utf8_lossy(&theirs)
+    );
 }
 
 /// For each malformed NAR in the corpus: a substring of the error message.

@@ -1,13 +1,14 @@
 //! `kiln hash`: compute hashes of files and trees, and convert between
 //! encodings, the way `nix-hash` and `nix hash` do.
 
-use std::io::{self, Write as _};
+use std::io::{self, Read, Write as _};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
-use kiln_store::hash::{Encoding, Hash, HashAlgo, Hasher};
+use kiln_store::hash::{Encoding, Hash, HashAlgo};
+use kiln_store::nar::Sink;
 
 /// Subcommands of `kiln hash`.
 #[derive(Debug, Subcommand)]
@@ -117,10 +118,25 @@ fn hash_nar(path: &std::path::Path, algo: HashAlgo) -> anyhow::Result<Hash> {
     Ok(hash)
 }
 
-/// Returns the hash of the contents of the regular file at `path`.
+/// Returns the hash of the contents of the regular file at `path`, read
+/// on this thread straight into the buffers of the hashing thread.
 fn hash_file(path: &std::path::Path, algo: HashAlgo) -> anyhow::Result<Hash> {
-    let mut hasher = Hasher::new(algo);
-    let mut file = fs_err::File::open(path)?;
-    io::copy(&mut file, &mut hasher)?;
-    Ok(hasher.finish())
+    fs_err::File::open(path)
+        .and_then(|mut file| kiln_store::hash::hash_with(algo, |out| read_into(&mut file, out)))
+        .map(|(hash, ())| hash)
+        .with_context(|| format!("cannot hash `{}`", path.display()))
+}
+
+/// Reads `file` to its end into `sink`.
+fn read_into(file: &mut impl Read, sink: &mut impl Sink) -> io::Result<()> {
+    loop {
+        let n = match file.read(sink.spare()?) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            read => read?,
+        };
+        if n == 0 {
+            return Ok(());
+        }
+        sink.commit(n)?;
+    }
 }

@@ -24,8 +24,8 @@ const CHUNK: usize = 1 << 20;
 /// reading thread use the time the hashing thread spends on large files to
 /// read ahead into the small ones. On `bench/hash` (1 GiB, a quarter of it
 /// in 32,000 small files), against nix-hash's 1.0 s: a pool of 6 MiB took
-/// 0.70 s, 64 MiB 0.68 s, 128 MiB 0.63-0.65 s, for a peak RSS of 14, 75 and
-/// about 140 MiB. Buffers are allocated only when the producer is ahead, so
+/// 0.70 s, 64 MiB 0.68 s, 128 MiB 0.63-0.65 s, for a peak RSS of 14, 73 and
+/// 136 MiB. Buffers are allocated only when the producer is ahead, so
 /// hashing a small tree never holds more than it needs.
 const POOL: usize = 128;
 

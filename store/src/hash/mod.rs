@@ -275,13 +275,15 @@ impl std::io::Write for Hasher {
 
 /// Lower-case hexadecimal, two digits a byte.
 fn base16(bytes: &[u8]) -> String {
+    base16_digits(bytes).map(char::from).collect()
+}
+
+/// The lower-case hexadecimal digits of `bytes`, two a byte, as ASCII.
+pub(crate) fn base16_digits(bytes: &[u8]) -> impl Iterator<Item = u8> + '_ {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for &b in bytes {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
-    }
-    out
+    bytes
+        .iter()
+        .flat_map(|&b| [DIGITS[usize::from(b >> 4)], DIGITS[usize::from(b & 0x0f)]])
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 
 use super::{HASH_BYTES, ParseError, StoreDir, StorePath};
-use crate::hash::{Encoding, Hash, HashAlgo, Hasher};
+use crate::hash::{Encoding, Hash, HashAlgo, Hasher, base16_digits};
 
 /// How a file system object is turned into bytes to hash.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -184,18 +184,15 @@ impl StoreDir {
     }
 }
 
-/// Feeds `bytes` in lowercase base16 to `hasher` (digests: at most 64
-/// bytes).
+/// Feeds `bytes` in lowercase base16 to `hasher`, through a buffer on the
+/// stack (digests: at most 64 bytes).
 fn update_base16(hasher: &mut Hasher, bytes: &[u8]) {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut buf = [0u8; 128];
-    for (pair, &byte) in buf.chunks_exact_mut(2).zip(bytes) {
-        pair.copy_from_slice(&[
-            DIGITS[usize::from(byte >> 4)],
-            DIGITS[usize::from(byte & 0x0f)],
-        ]);
+    let mut len = 0;
+    for (slot, digit) in buf.iter_mut().zip(base16_digits(bytes)) {
+        *slot = digit;
+        len += 1;
     }
-    let len = (bytes.len() * 2).min(buf.len());
     hasher.update(buf.get(..len).unwrap_or_default());
 }
 

@@ -13,7 +13,7 @@
 use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap};
 use std::io::Write;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::sync::Arc;
 
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -256,7 +256,7 @@ fn dump<W: Write>(
             path: path.to_owned(),
             reason: format!(
                 "it is a {}, which a store path cannot hold",
-                kiln_store::nar::write::describe(ft)
+                kiln_store::nar::write::describe(meta.mode())
             ),
         });
     }

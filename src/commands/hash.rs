@@ -129,14 +129,6 @@ fn hash_file(path: &std::path::Path, algo: HashAlgo) -> anyhow::Result<Hash> {
 
 /// Reads `file` to its end into `sink`.
 fn read_into(file: &mut impl Read, sink: &mut impl Sink) -> io::Result<()> {
-    loop {
-        let n = match file.read(sink.spare()?) {
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            read => read?,
-        };
-        if n == 0 {
-            return Ok(());
-        }
-        sink.commit(n)?;
-    }
+    while kiln_store::nar::fill(sink, file, u64::MAX)? > 0 {}
+    Ok(())
 }

@@ -38,6 +38,6 @@ mod tests;
 
 pub use list::{Entry, Kind, Listing, list};
 pub use read::{Event, ReadError, Reader, validate};
-pub use sink::{Buffered, Sink};
+pub use sink::{Buffered, FillError, Sink, fill};
 pub use unpack::{UnpackError, unpack};
 pub use write::{Encoder, WriteError, dump, dump_regular, dump_symlink, dump_to};

@@ -6,7 +6,7 @@
 //! pipeline of [`crate::hash::hash_with`]) thus gets every byte of contents
 //! with one copy, the kernel's. [`Buffered`] adapts any [`Write`].
 
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter, Read, Write};
 
 /// Size of [`Buffered`]'s buffers.
 const BUFFER_SIZE: usize = 64 * 1024;
@@ -18,6 +18,40 @@ pub trait Sink: Write {
 
     /// Marks the first `n` bytes of the last [`Sink::spare`] as written.
     fn commit(&mut self, n: usize) -> io::Result<()>;
+}
+
+/// Why [`fill`] stopped: the reader or the sink failed.
+#[derive(Debug)]
+pub enum FillError {
+    /// Reading failed.
+    Read(io::Error),
+    /// The sink failed.
+    Write(io::Error),
+}
+
+impl From<FillError> for io::Error {
+    fn from(error: FillError) -> io::Error {
+        match error {
+            FillError::Read(e) | FillError::Write(e) => e,
+        }
+    }
+}
+
+/// Reads at most `max` bytes from `reader` straight into the memory `sink`
+/// lends, and returns how many: 0 at the end of the reader. An interrupted
+/// read is retried.
+pub fn fill(sink: &mut impl Sink, reader: &mut impl Read, max: u64) -> Result<usize, FillError> {
+    let spare = sink.spare().map_err(FillError::Write)?;
+    let want = usize::try_from(max).map_or(spare.len(), |max| max.min(spare.len()));
+    let chunk = spare.get_mut(..want).unwrap_or_default();
+    let n = loop {
+        match reader.read(chunk) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            read => break read.map_err(FillError::Read)?,
+        }
+    };
+    sink.commit(n).map_err(FillError::Write)?;
+    Ok(n)
 }
 
 impl<S: Sink + ?Sized> Sink for &mut S {

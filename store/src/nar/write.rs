@@ -12,17 +12,16 @@
 //! whole trees sits on this path.
 
 use std::ffi::{CString, OsStr};
-use std::fs::FileType;
 use std::io::{self, Read, Write};
 use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::os::unix::fs::FileTypeExt;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use rustix::fs::{self as rfs, AtFlags, Mode, OFlags};
 
-use super::sink::{Buffered, Sink};
+use super::sink::{Buffered, FillError, Sink};
 use super::wire::{Token, padding_len, write_bytes, write_padding, write_tokens, write_u64};
 
 /// Why a tree could not be written as a NAR.
@@ -71,11 +70,7 @@ pub fn dump(path: &Path, out: impl Write) -> Result<u64, WriteError> {
 /// of bytes written. The sink is flushed at the end.
 pub fn dump_to(path: &Path, sink: impl Sink) -> Result<u64, WriteError> {
     let mut encoder = Encoder::new(sink).map_err(WriteError::Output)?;
-    Dumper {
-        encoder: &mut encoder,
-        listing: vec![MaybeUninit::uninit(); LISTING_BUFFER],
-    }
-    .dump(path)?;
+    Dumper::new(&mut encoder).dump(path)?;
     let written = encoder.written();
     encoder
         .finish()
@@ -141,7 +136,14 @@ struct Dumper<'a, S: Sink> {
     listing: Vec<MaybeUninit<u8>>,
 }
 
-impl<S: Sink> Dumper<'_, S> {
+impl<'a, S: Sink> Dumper<'a, S> {
+    fn new(encoder: &'a mut Encoder<S>) -> Self {
+        Dumper {
+            encoder,
+            listing: vec![MaybeUninit::uninit(); LISTING_BUFFER],
+        }
+    }
+
     fn dump(&mut self, root: &Path) -> Result<(), WriteError> {
         let mut stack: Vec<DirFrame> = Vec::new();
         if let Some(frame) = self.root(root)? {
@@ -185,12 +187,12 @@ impl<S: Sink> Dumper<'_, S> {
         if !file_type.is_file() && !file_type.is_dir() {
             return Err(WriteError::Unsupported {
                 path: path.to_owned(),
-                kind: describe(file_type),
+                kind: describe(meta.mode()),
             });
         }
-        let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
-        let fd = rfs::open(path, flags, Mode::empty()).map_err(|e| input(e, "open", path))?;
-        self.opened(fd, path)
+        let fd =
+            rfs::open(path, open_flags(), Mode::empty()).map_err(|e| input(e, "open", path))?;
+        self.opened(fd, &|| path.to_owned())
     }
 
     /// Writes the node `entry` of the directory `parent`, open as `dir` (or
@@ -225,25 +227,26 @@ impl<S: Sink> Dumper<'_, S> {
                 self.symlink(target.as_bytes())
             }
             rfs::FileType::RegularFile | rfs::FileType::Directory => {
-                // `NOFOLLOW`: a name that became a symlink since the listing
-                // fails rather than leading elsewhere; `NONBLOCK`: one that
-                // became a FIFO does not hang (`opened` then refuses it).
-                let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
-                let fd = rfs::openat(dir, name, flags, Mode::empty())
+                let fd = rfs::openat(dir, name, open_flags(), Mode::empty())
                     .map_err(|e| input(e, "open", &path()))?;
-                self.opened(fd, &path())
+                self.opened(fd, &path)
             }
             other => Err(WriteError::Unsupported {
                 path: path(),
-                kind: describe_raw(other),
+                kind: describe_type(other),
             }),
         }
     }
 
     /// Writes the regular file or the start of the directory open as `fd`,
-    /// and returns the directory's frame; anything else is refused.
-    fn opened(&mut self, fd: OwnedFd, path: &Path) -> Result<Option<DirFrame>, WriteError> {
-        let st = rfs::fstat(&fd).map_err(|e| input(e, "query metadata of", path))?;
+    /// and returns the directory's frame; anything else is refused. `path`
+    /// builds the file's path, for a directory's frame and for errors.
+    fn opened(
+        &mut self,
+        fd: OwnedFd,
+        path: &dyn Fn() -> PathBuf,
+    ) -> Result<Option<DirFrame>, WriteError> {
+        let st = rfs::fstat(&fd).map_err(|e| input(e, "query metadata of", &path()))?;
         match rfs::FileType::from_raw_mode(st.st_mode) {
             rfs::FileType::RegularFile => {
                 // Nix checks `S_IXUSR` only; the group and other bits do
@@ -254,17 +257,18 @@ impl<S: Sink> Dumper<'_, S> {
                 Ok(None)
             }
             rfs::FileType::Directory => {
-                let entries = self.list(&fd, path)?;
+                let path = path();
+                let entries = self.list(&fd, &path)?;
                 self.encoder.directory_start().map_err(WriteError::Output)?;
                 Ok(Some(DirFrame {
                     fd: Some(fd),
-                    path: path.to_owned(),
+                    path,
                     entries: entries.into_iter(),
                 }))
             }
             other => Err(WriteError::Unsupported {
-                path: path.to_owned(),
-                kind: describe_raw(other),
+                path: path(),
+                kind: describe_type(other),
             }),
         }
     }
@@ -279,7 +283,7 @@ impl<S: Sink> Dumper<'_, S> {
         mut file: std::fs::File,
         executable: bool,
         size: u64,
-        path: &Path,
+        path: &dyn Fn() -> PathBuf,
     ) -> Result<(), WriteError> {
         self.encoder
             .regular_start(executable, size)
@@ -290,12 +294,12 @@ impl<S: Sink> Dumper<'_, S> {
                 .encoder
                 .contents_from(&mut file, remaining)
                 .map_err(|e| match e {
-                    WriteError::Input(e) => input_io(e, "read", path),
+                    WriteError::Input(e) => input_io(e, "read", &path()),
                     e => e,
                 })?;
             if n == 0 {
                 return Err(WriteError::FileChanged {
-                    path: path.to_owned(),
+                    path: path(),
                     expected: size,
                     got: size - remaining,
                 });
@@ -326,6 +330,14 @@ impl<S: Sink> Dumper<'_, S> {
     }
 }
 
+/// How files and directories are opened. `NOFOLLOW`: a name that became a
+/// symlink since the listing fails rather than leading elsewhere;
+/// `NONBLOCK`: one that became a FIFO does not hang (`opened` then refuses
+/// it).
+fn open_flags() -> OFlags {
+    OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC
+}
+
 /// An input error naming what was done to which file.
 fn input(errno: rustix::io::Errno, what: &str, path: &Path) -> WriteError {
     input_io(errno.into(), what, path)
@@ -336,31 +348,21 @@ fn input_io(error: io::Error, what: &str, path: &Path) -> WriteError {
     WriteError::Input(io::Error::new(error.kind(), message))
 }
 
-/// Names a file type from a directory listing or a `stat` mode that a NAR
-/// cannot hold.
-fn describe_raw(file_type: rfs::FileType) -> &'static str {
+/// Names the file type of a `stat` mode that a NAR cannot hold: `socket`,
+/// `FIFO`, `block device`, `character device`.
+pub fn describe(mode: u32) -> &'static str {
+    describe_type(rfs::FileType::from_raw_mode(mode))
+}
+
+/// Names a file type, from a `stat` mode or a directory listing, that a
+/// NAR cannot hold.
+fn describe_type(file_type: rfs::FileType) -> &'static str {
     match file_type {
         rfs::FileType::Socket => "socket",
         rfs::FileType::Fifo => "FIFO",
         rfs::FileType::BlockDevice => "block device",
         rfs::FileType::CharacterDevice => "character device",
         _ => "file of unknown type",
-    }
-}
-
-/// Names a file type that a NAR cannot hold: `socket`, `FIFO`, `block
-/// device`, `character device`.
-pub fn describe(file_type: FileType) -> &'static str {
-    if file_type.is_socket() {
-        "socket"
-    } else if file_type.is_fifo() {
-        "FIFO"
-    } else if file_type.is_block_device() {
-        "block device"
-    } else if file_type.is_char_device() {
-        "character device"
-    } else {
-        "file of unknown type"
     }
 }
 
@@ -493,16 +495,10 @@ impl<S: Sink> Encoder<S> {
     /// from `file` straight into the sink and returns how many were read,
     /// 0 at the end of the file.
     fn contents_from(&mut self, file: &mut impl Read, max: u64) -> Result<usize, WriteError> {
-        let spare = self.out.spare().map_err(WriteError::Output)?;
-        let want = usize::try_from(max).map_or(spare.len(), |max| max.min(spare.len()));
-        let chunk = spare.get_mut(..want).unwrap_or_default();
-        let n = loop {
-            match file.read(chunk) {
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                read => break read.map_err(WriteError::Input)?,
-            }
-        };
-        self.out.commit(n).map_err(WriteError::Output)?;
+        let n = super::sink::fill(&mut self.out, file, max).map_err(|e| match e {
+            FillError::Read(e) => WriteError::Input(e),
+            FillError::Write(e) => WriteError::Output(e),
+        })?;
         self.written += n as u64;
         Ok(n)
     }
@@ -532,10 +528,7 @@ mod tests {
         let fd = rfs::open(dir, OFlags::RDONLY | OFlags::DIRECTORY, Mode::empty()).unwrap();
         let mut bytes = Vec::new();
         let mut encoder = Encoder::new(Buffered::new(&mut bytes)).unwrap();
-        let mut dumper = Dumper {
-            encoder: &mut encoder,
-            listing: vec![MaybeUninit::uninit(); LISTING_BUFFER],
-        };
+        let mut dumper = Dumper::new(&mut encoder);
         let entry = DirEntry {
             name: CString::new(name).unwrap(),
             hint,

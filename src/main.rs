@@ -1,6 +1,7 @@
 //! The `kiln` binary: parses the command line, runs one command, renders any
 //! error with its causes and hints, and picks the exit code in one place.
 
+mod alloc;
 mod cli;
 #[cfg(test)]
 mod cli_docs;
@@ -14,7 +15,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: alloc::Mimalloc = alloc::Mimalloc;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();

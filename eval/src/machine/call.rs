@@ -7,7 +7,7 @@ use super::{Machine, type_error};
 use crate::error::{Error, ErrorKind, Result, pos_string};
 use crate::lower::ir::Param;
 use crate::syntax::Pos;
-use crate::value::{Closure, EnvFrame, PrimOpApp, Value};
+use crate::value::{Closure, Env, EnvFrame, PrimOpApp, Value};
 
 impl Machine {
     /// Applies a (forced) function to one argument.
@@ -56,91 +56,60 @@ impl Machine {
                     ))
                 }
             }
-            Value::PrimOpApp(app) => {
-                let need = app.op.arity - app.args.len();
-                let mut all = app.args.clone();
-                if args.len() >= need {
-                    all.extend_from_slice(args.get(..need).unwrap_or(args));
-                    let r = (app.op.func)(self, &all).map_err(|e| e.at(pos))?;
-                    Ok((self.force(&r)?, need))
-                } else {
-                    all.extend_from_slice(args);
-                    let op = app.op.clone();
-                    Ok((
-                        Value::PrimOpApp(Rc::new(PrimOpApp { op, args: all })),
-                        args.len(),
-                    ))
-                }
-            }
-            Value::Attrs(ref attrs) => {
-                let Some(functor) = attrs.get("__functor").cloned() else {
-                    return Err(Error::new(ErrorKind::NotAFunction { got: f.type_desc() }).at(pos));
-                };
-                let functor = self.force(&functor)?;
-                let inner = self.call_multi(functor, std::slice::from_ref(&f), pos)?;
-                Ok((self.call_multi(inner, std::slice::from_ref(first), pos)?, 1))
-            }
+            Value::PrimOpApp(app) => self.call_partial(&app, args, pos),
+            Value::Attrs(_) => self.call_functor(f, first, pos),
             Value::Thunk(_) => {
                 let forced = self.force(&f)?;
                 self.call_step(forced, args, pos)
             }
-            other => Err(Error::new(ErrorKind::NotAFunction {
-                got: other.type_desc(),
-            })
-            .at(pos)),
+            other => Err(not_a_function(&other, pos)),
         }
+    }
+
+    /// Applies a partially applied primop to more arguments; returns the
+    /// result and how many arguments were used.
+    #[inline(never)]
+    fn call_partial(
+        &mut self,
+        app: &PrimOpApp,
+        args: &[Value],
+        pos: Pos,
+    ) -> Result<(Value, usize)> {
+        let need = app.op.arity - app.args.len();
+        let mut all = app.args.clone();
+        if args.len() >= need {
+            all.extend_from_slice(args.get(..need).unwrap_or(args));
+            let r = (app.op.func)(self, &all).map_err(|e| e.at(pos))?;
+            Ok((self.force(&r)?, need))
+        } else {
+            all.extend_from_slice(args);
+            let op = app.op.clone();
+            Ok((
+                Value::PrimOpApp(Rc::new(PrimOpApp { op, args: all })),
+                args.len(),
+            ))
+        }
+    }
+
+    /// Applies a set with `__functor` to one argument.
+    #[inline(never)]
+    fn call_functor(&mut self, f: Value, arg: &Value, pos: Pos) -> Result<(Value, usize)> {
+        let Value::Attrs(attrs) = &f else {
+            return Err(not_a_function(&f, pos));
+        };
+        let Some(functor) = attrs.get("__functor").cloned() else {
+            return Err(not_a_function(&f, pos));
+        };
+        let functor = self.force(&functor)?;
+        let inner = self.call_multi(functor, std::slice::from_ref(&f), pos)?;
+        Ok((self.call_multi(inner, std::slice::from_ref(arg), pos)?, 1))
     }
 
     fn call_lambda(&mut self, c: &Closure, arg: Value, pos: Pos) -> Result<Value> {
         let lambda = &c.lambda;
         let env = match &lambda.param {
             Param::Ident(_) => EnvFrame::single(arg, Some(c.env.clone())),
-            Param::Pattern {
-                formals,
-                ellipsis,
-                bind,
-            } => {
-                let attrs = match self.force(&arg)? {
-                    Value::Attrs(a) => a,
-                    other => return Err(type_error("a set", &other).at(pos)),
-                };
-                let frame = EnvFrame::empty(lambda.slot_count(), Some(c.env.clone()));
-                let mut used = 0;
-                for (i, formal) in formals.iter().enumerate() {
-                    let v = match attrs.get_sym(&formal.name) {
-                        Some(v) => {
-                            used += 1;
-                            v.clone()
-                        }
-                        None => match &formal.default {
-                            Some(d) => self.thunk_rec(d, &frame)?,
-                            None => {
-                                let kind = ErrorKind::MissingArgument {
-                                    function: describe(c),
-                                    name: formal.name.to_string(),
-                                };
-                                return Err(Error::new(kind).at(pos));
-                            }
-                        },
-                    };
-                    frame.set(i, v);
-                }
-                if !ellipsis && used < attrs.len() {
-                    let unexpected = attrs
-                        .iter()
-                        .find(|a| !formals.iter().any(|f| f.name == a.name));
-                    let name = unexpected.map_or(String::new(), |a| a.name.to_string());
-                    let kind = ErrorKind::UnexpectedArgument {
-                        function: describe(c),
-                        name,
-                    };
-                    return Err(Error::new(kind).at(pos));
-                }
-                if bind.is_some() {
-                    frame.set(formals.len(), Value::Attrs(attrs));
-                }
-                frame
-            }
+            Param::Pattern { .. } => self.bind_formals(c, arg, pos)?,
         };
         self.eval(&lambda.body, &env).map_err(|e| {
             e.frame(
@@ -152,6 +121,68 @@ impl Machine {
             )
         })
     }
+
+    /// Binds a pattern lambda's formals (defaults, `...`, `@`) to the
+    /// attributes of `arg`. Kept out of [`Machine::call_lambda`], which
+    /// stays on the stack while the body is evaluated.
+    #[inline(never)]
+    fn bind_formals(&mut self, c: &Closure, arg: Value, pos: Pos) -> Result<Env> {
+        let lambda = &c.lambda;
+        let Param::Pattern {
+            formals,
+            ellipsis,
+            bind,
+        } = &lambda.param
+        else {
+            return Ok(EnvFrame::single(arg, Some(c.env.clone())));
+        };
+        let attrs = match self.force(&arg)? {
+            Value::Attrs(a) => a,
+            other => return Err(type_error("a set", &other).at(pos)),
+        };
+        let frame = EnvFrame::empty(lambda.slot_count(), Some(c.env.clone()));
+        let mut used = 0;
+        for (i, formal) in formals.iter().enumerate() {
+            let v = match attrs.get_sym(&formal.name) {
+                Some(v) => {
+                    used += 1;
+                    v.clone()
+                }
+                None => match &formal.default {
+                    Some(d) => self.thunk_rec(d, &frame)?,
+                    None => {
+                        let kind = ErrorKind::MissingArgument {
+                            function: describe(c),
+                            name: formal.name.to_string(),
+                        };
+                        return Err(Error::new(kind).at(pos));
+                    }
+                },
+            };
+            frame.set(i, v);
+        }
+        if !ellipsis && used < attrs.len() {
+            let unexpected = attrs
+                .iter()
+                .find(|a| !formals.iter().any(|f| f.name == a.name));
+            let name = unexpected.map_or(String::new(), |a| a.name.to_string());
+            let kind = ErrorKind::UnexpectedArgument {
+                function: describe(c),
+                name,
+            };
+            return Err(Error::new(kind).at(pos));
+        }
+        if bind.is_some() {
+            frame.set(formals.len(), Value::Attrs(attrs));
+        }
+        Ok(frame)
+    }
+}
+
+/// The error for applying something that is not a function.
+#[cold]
+fn not_a_function(v: &Value, pos: Pos) -> Error {
+    Error::new(ErrorKind::NotAFunction { got: v.type_desc() }).at(pos)
 }
 
 /// Describes a lambda the way Nix 2.8 does in argument errors.

@@ -236,6 +236,13 @@ impl Machine {
             let value = self.thunk(arg, env)?;
             return self.call_multi(f, std::slice::from_ref(&value), pos);
         }
+        self.apply_many(f, args, pos, env)
+    }
+
+    /// `f a b …` with more than one argument, out of [`Machine::eval_apply`]'s
+    /// stack frame.
+    #[inline(never)]
+    fn apply_many(&mut self, f: Value, args: &[Rc<Expr>], pos: Pos, env: &Env) -> Result<Value> {
         let mut values: SmallVec<[Value; 4]> = SmallVec::with_capacity(args.len());
         for a in args {
             values.push(self.thunk(a, env)?);
@@ -376,19 +383,24 @@ impl Machine {
                 }
                 r
             }
-            ThunkState::Apply(f, args) => {
-                let r = self
-                    .force(&f)
-                    .and_then(|fv| self.call_multi(fv, &args, Pos::NONE));
-                if r.is_err() {
-                    *t.0.borrow_mut() = ThunkState::Apply(f, args);
-                }
-                r
-            }
+            ThunkState::Apply(f, args) => self.force_apply(t, f, args),
         };
         let v = result?;
         *t.0.borrow_mut() = ThunkState::Done(v.clone());
         Ok(v)
+    }
+
+    /// Forces a suspended application (see [`ThunkState::Apply`]), out of
+    /// [`Machine::force_thunk`]'s stack frame.
+    #[inline(never)]
+    fn force_apply(&mut self, t: &Rc<Thunk>, f: Value, args: Box<[Value]>) -> Result<Value> {
+        let r = self
+            .force(&f)
+            .and_then(|fv| self.call_multi(fv, &args, Pos::NONE));
+        if r.is_err() {
+            *t.0.borrow_mut() = ThunkState::Apply(f, args);
+        }
+        r
     }
 
     /// Looks a name up in the `with` frames, innermost first.
@@ -432,6 +444,7 @@ impl Machine {
         }
     }
 
+    #[inline(never)]
     fn select(
         &mut self,
         expr: &Expr,
@@ -483,6 +496,7 @@ impl Machine {
         Ok(v)
     }
 
+    #[inline(never)]
     fn has_attr(&mut self, expr: &Expr, path: &[AttrKey], env: &Env) -> Result<Value> {
         let mut v = self.eval(expr, env)?;
         for key in path {
@@ -499,6 +513,7 @@ impl Machine {
         Ok(Value::Bool(true))
     }
 
+    #[inline(never)]
     fn attrs(&mut self, def: &AttrsDef, env: &Env) -> Result<Value> {
         let mut entries = Vec::with_capacity(def.attrs.len() + def.dynamic.len());
         for a in &def.attrs {
@@ -538,6 +553,7 @@ impl Machine {
         Ok(Value::attrs(Attrs::from_unsorted(entries)))
     }
 
+    #[inline(never)]
     fn rec_attrs(&mut self, def: &AttrsDef, env: &Env) -> Result<Value> {
         let frame = EnvFrame::empty(def.attrs.len(), Some(env.clone()));
         let mut entries = Vec::with_capacity(def.attrs.len());

@@ -113,6 +113,7 @@ impl Machine {
         }
     }
 
+    #[inline(never)]
     pub(super) fn interpolate(
         &mut self,
         parts: &[Rc<Expr>],

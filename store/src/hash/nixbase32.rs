@@ -49,8 +49,15 @@ pub const fn decoded_len(chars: usize) -> usize {
 
 /// Encodes bytes as nixbase32.
 pub fn encode(input: &[u8]) -> String {
+    let mut out = String::with_capacity(encoded_len(input.len()));
+    encode_into(input, &mut out);
+    out
+}
+
+/// Appends the nixbase32 text of `input` to `out`.
+pub fn encode_into(input: &[u8], out: &mut String) {
     let len = encoded_len(input.len());
-    let mut out = String::with_capacity(len);
+    out.reserve(len);
     for n in (0..len).rev() {
         let bit = n * 5;
         let i = bit / 8;
@@ -59,7 +66,6 @@ pub fn encode(input: &[u8]) -> String {
         let high = input.get(i + 1).map_or(0, |b| u16::from(*b) << (8 - j));
         out.push(char::from(ALPHABET[usize::from((low | high) & 0x1f)]));
     }
-    out
 }
 
 /// Decodes a nixbase32 text into exactly `decoded_len(text.len())` bytes.

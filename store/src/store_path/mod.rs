@@ -73,7 +73,13 @@ pub fn validate_name(name: &str) -> Result<(), ParseError> {
     if name.len() > MAX_NAME_LEN {
         return Err(ParseError::NameTooLong(name.to_owned()));
     }
-    if let Some(character) = name.chars().find(|c| !is_name_char(*c)) {
+    if !name.bytes().all(is_name_byte) {
+        // A byte outside the table is either a disallowed ASCII character
+        // or part of a multi-byte one: report the character.
+        let character = name
+            .chars()
+            .find(|c| !c.is_ascii() || !is_name_byte(*c as u8))
+            .unwrap_or('\u{fffd}');
         return Err(ParseError::BadNameCharacter {
             name: name.to_owned(),
             character,
@@ -82,27 +88,29 @@ pub fn validate_name(name: &str) -> Result<(), ParseError> {
     Ok(())
 }
 
-fn is_name_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.' | '_' | '?' | '=')
+fn is_name_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.' | b'_' | b'?' | b'=')
 }
 
 /// The base name of a store object: a hash part and a name.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct StorePath {
-    /// The hash part as nixbase32 text (kept as text: store paths sort and
-    /// print by it).
-    hash_part: String,
-    name: String,
+    /// `<hash>-<name>`, in one allocation: the hash part is the first
+    /// [`HASH_PART_LEN`] bytes (nixbase32 text, which store paths sort and
+    /// print by), then a dash, then the name. Sorting this text sorts by
+    /// hash part, then name, since every hash part has the same length.
+    base: Box<str>,
 }
 
 impl StorePath {
     /// Makes a store path from a 20-byte digest and a name.
     pub fn from_digest(digest: &[u8; HASH_BYTES], name: &str) -> Result<StorePath, ParseError> {
         validate_name(name)?;
-        Ok(StorePath {
-            hash_part: nixbase32::encode(digest),
-            name: name.to_owned(),
-        })
+        let mut base = String::with_capacity(HASH_PART_LEN + 1 + name.len());
+        nixbase32::encode_into(digest, &mut base);
+        base.push('-');
+        base.push_str(name);
+        Ok(StorePath { base: base.into() })
     }
 
     /// Parses a base name `<hash>-<name>`.
@@ -117,43 +125,45 @@ impl StorePath {
             .strip_prefix('-')
             .ok_or_else(|| ParseError::MissingDash(base.to_owned()))?;
         validate_name(name)?;
-        Ok(StorePath {
-            hash_part: hash_part.to_owned(),
-            name: name.to_owned(),
-        })
+        Ok(StorePath { base: base.into() })
     }
 
     /// Returns the 32-character hash part.
     pub fn hash_part(&self) -> &str {
-        &self.hash_part
+        self.base.get(..HASH_PART_LEN).unwrap_or_default()
     }
 
     /// Returns the name (after the dash).
     pub fn name(&self) -> &str {
-        &self.name
+        self.base.get(HASH_PART_LEN + 1..).unwrap_or_default()
     }
 
     /// Returns `<hash>-<name>`.
     pub fn base_name(&self) -> String {
-        format!("{}-{}", self.hash_part, self.name)
+        self.base.to_string()
+    }
+
+    /// Returns `<hash>-<name>` without copying it.
+    pub fn as_base_name(&self) -> &str {
+        &self.base
     }
 
     /// Whether this is a derivation (its name ends in `.drv`).
     pub fn is_derivation(&self) -> bool {
-        self.name.ends_with(".drv")
+        self.base.ends_with(".drv")
     }
 }
 
 impl fmt::Debug for StorePath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "StorePath({}-{})", self.hash_part, self.name)
+        write!(f, "StorePath({})", self.base)
     }
 }
 
 impl fmt::Display for StorePath {
     /// Displays the base name; use [`StoreDir::display`] for the full path.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}-{}", self.hash_part, self.name)
+        f.write_str(&self.base)
     }
 }
 
@@ -191,8 +201,8 @@ impl StoreDir {
 
     /// Appends the full path of `path` in this store to `out`.
     pub fn push_display(&self, out: &mut String, path: &StorePath) {
-        out.reserve(self.0.len() + 2 + path.hash_part.len() + path.name.len());
-        for part in [&*self.0, "/", &path.hash_part, "-", &path.name] {
+        out.reserve(self.0.len() + 1 + path.base.len());
+        for part in [&*self.0, "/", &path.base] {
             out.push_str(part);
         }
     }

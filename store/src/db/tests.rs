@@ -4,10 +4,8 @@ use super::*;
 use crate::hash::HashAlgo;
 
 fn path(name: &str) -> StorePath {
-    let digest = Hash::sha256(name).compress(20);
-    let mut bytes = [0u8; 20];
-    bytes.copy_from_slice(&digest);
-    StorePath::from_digest(&bytes, name).unwrap()
+    let digest = Hash::sha256(name).compress::<20>();
+    StorePath::from_digest(&digest, name).unwrap()
 }
 
 fn new_path(name: &str, references: &[&str]) -> NewPath {

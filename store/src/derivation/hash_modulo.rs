@@ -14,7 +14,7 @@ use std::collections::BTreeSet;
 use rustc_hash::FxHashMap;
 
 use super::{Derivation, PathComputeError};
-use crate::hash::{Encoding, Hash};
+use crate::hash::{Encoding, Hash, base16_digits};
 use crate::store_path::{StoreDir, StorePath};
 
 /// The hashes modulo of derivations already seen, by `.drv` path. Input
@@ -115,15 +115,17 @@ pub fn hash_modulo(
         );
         return Ok(Hash::sha256(text.as_bytes()));
     }
-    let mut inputs: Vec<(String, Cow<'_, BTreeSet<String>>)> =
+    // Each input derivation's path is replaced by its own hash modulo, in
+    // base16; sorting the digests' bytes sorts their base16 text.
+    let mut inputs: Vec<(&Hash, Cow<'_, BTreeSet<String>>)> =
         Vec::with_capacity(drv.input_drvs.len());
     for (path, outputs) in &drv.input_drvs {
         let hash = known
             .get(path)
             .ok_or_else(|| PathComputeError::MissingInput(store_dir.display(path)))?;
-        inputs.push((hash.encode(Encoding::Base16), Cow::Borrowed(outputs)));
+        inputs.push((hash, Cow::Borrowed(outputs)));
     }
-    inputs.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    inputs.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
     // Two inputs with the same hash (two derivations fetching the same
     // fixed output) are one entry, with their outputs merged, as in Nix.
     inputs.dedup_by(|later, kept| {
@@ -135,8 +137,13 @@ pub fn hash_modulo(
     });
     let aterm = drv.to_aterm_with_inputs(
         store_dir,
-        inputs.iter().map(|(key, outputs)| (key, &**outputs)),
-        |out, key: &String| super::aterm::write_string(out, key),
+        inputs.iter().map(|(hash, outputs)| (hash, &**outputs)),
+        |out, hash: &&Hash| {
+            // Base16 needs no escaping.
+            out.push('"');
+            out.extend(base16_digits(hash.as_bytes()).map(char::from));
+            out.push('"');
+        },
         mask_outputs,
     );
     Ok(Hash::sha256(aterm.as_bytes()))

@@ -186,15 +186,15 @@ impl Hash {
         parse::parse(text, algo)
     }
 
-    /// Folds the hash into `size` bytes by XOR, as Nix's `compressHash` does
+    /// Folds the hash into `N` bytes by XOR, as Nix's `compressHash` does
     /// for the 20-byte hash part of store paths.
-    pub fn compress(&self, size: usize) -> Vec<u8> {
-        let mut out = vec![0u8; size];
-        if size == 0 {
+    pub fn compress<const N: usize>(&self) -> [u8; N] {
+        let mut out = [0u8; N];
+        if N == 0 {
             return out;
         }
         for (i, byte) in self.as_bytes().iter().enumerate() {
-            out[i % size] ^= byte;
+            out[i % N] ^= byte;
         }
         out
     }
@@ -249,15 +249,26 @@ impl Hasher {
 
     /// Returns the hash of everything fed so far.
     pub fn finish(self) -> Hash {
-        let (algo, digest): (HashAlgo, Vec<u8>) = match self {
-            Hasher::Md5(h) => (HashAlgo::Md5, h.finalize().to_vec()),
-            Hasher::Sha1(h) => (HashAlgo::Sha1, h.finalize().to_vec()),
-            Hasher::Sha256(h) => (HashAlgo::Sha256, h.finalize().to_vec()),
-            Hasher::Sha512(h) => (HashAlgo::Sha512, h.finalize().to_vec()),
-        };
         let mut bytes = [0u8; 64];
-        // The digest length equals `algo.size()` by construction of each hasher.
-        bytes[..digest.len()].copy_from_slice(&digest);
+        // Each digest's length is its algorithm's `size()`, at most 64.
+        let algo = match self {
+            Hasher::Md5(h) => {
+                bytes[..16].copy_from_slice(&h.finalize());
+                HashAlgo::Md5
+            }
+            Hasher::Sha1(h) => {
+                bytes[..20].copy_from_slice(&h.finalize());
+                HashAlgo::Sha1
+            }
+            Hasher::Sha256(h) => {
+                bytes[..32].copy_from_slice(&h.finalize());
+                HashAlgo::Sha256
+            }
+            Hasher::Sha512(h) => {
+                bytes.copy_from_slice(&h.finalize());
+                HashAlgo::Sha512
+            }
+        };
         Hash { algo, bytes }
     }
 }

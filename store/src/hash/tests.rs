@@ -80,7 +80,7 @@ fn parse_errors_name_the_problem() {
 #[test]
 fn compress_folds_by_xor() {
     let h = Hash::from_bytes(HashAlgo::Sha256, &[1u8; 32]).unwrap();
-    let folded = h.compress(20);
+    let folded = h.compress::<20>();
     assert_eq!(&folded[..12], &[0u8; 12]);
     assert_eq!(&folded[12..], &[1u8; 8]);
 }

@@ -302,7 +302,7 @@ fn content_id(store: &Store, path: &StorePath) -> Option<String> {
     } else {
         references_free_hash(store, &info)?
     };
-    Some(nixbase32::encode(&hash.compress(20)))
+    Some(nixbase32::encode(&hash.compress::<20>()))
 }
 
 /// The SHA-256 of a path's NAR with its references replaced as

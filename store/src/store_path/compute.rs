@@ -73,9 +73,7 @@ impl StoreDir {
         for part in [":", self.as_str(), ":", name] {
             hasher.update(part.as_bytes());
         }
-        let folded = hasher.finish().compress(HASH_BYTES);
-        let mut digest = [0u8; HASH_BYTES];
-        digest.copy_from_slice(&folded);
+        let digest = hasher.finish().compress::<HASH_BYTES>();
         StorePath::from_digest(&digest, name)
     }
 

@@ -11,10 +11,8 @@ fn open(dir: &std::path::Path) -> Store {
 }
 
 fn output_path(name: &str) -> StorePath {
-    let digest = Hash::sha256(name).compress(20);
-    let mut bytes = [0u8; 20];
-    bytes.copy_from_slice(&digest);
-    StorePath::from_digest(&bytes, name).unwrap()
+    let digest = Hash::sha256(name).compress::<20>();
+    StorePath::from_digest(&digest, name).unwrap()
 }
 
 #[test]

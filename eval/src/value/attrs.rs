@@ -4,6 +4,7 @@
 //! lexicographic order Nix uses for `attrNames`, `attrValues`, printing and
 //! JSON, without sorting again.
 
+use super::symbol::Key;
 use super::{Sym, Value};
 use crate::syntax::Pos;
 
@@ -72,8 +73,9 @@ impl Attrs {
 
     /// Looks up an attribute by name.
     pub fn get_attr(&self, name: &str) -> Option<&Attr> {
+        let key = Key::new(name);
         self.entries
-            .binary_search_by(|a| a.name.as_str().as_bytes().cmp(name.as_bytes()))
+            .binary_search_by(|a| a.name.cmp_key(&key))
             .ok()
             .and_then(|i| self.entries.get(i))
     }

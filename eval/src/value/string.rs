@@ -151,6 +151,14 @@ impl NixString {
         self.context.is_some()
     }
 
+    /// Takes the text out of a string no one else holds, or copies it.
+    pub fn into_text(this: Rc<NixString>) -> String {
+        match Rc::try_unwrap(this) {
+            Ok(owned) => owned.text.into_string(),
+            Err(shared) => shared.text.to_string(),
+        }
+    }
+
     /// Adds this string's context into `into`.
     pub fn merge_context_into(&self, into: &mut Context) {
         if let Some(ctx) = &self.context {

@@ -22,13 +22,35 @@ struct Name {
 
 impl Name {
     fn new(text: &str) -> Name {
-        let mut bytes = [0u8; 8];
-        for (b, t) in bytes.iter_mut().zip(text.bytes()) {
-            *b = t;
-        }
         Name {
-            prefix: u64::from_be_bytes(bytes),
+            prefix: prefix_of(text),
             text: text.into(),
+        }
+    }
+}
+
+/// The first eight bytes of `text`, big-endian, padded with zeros.
+fn prefix_of(text: &str) -> u64 {
+    let mut bytes = [0u8; 8];
+    for (b, t) in bytes.iter_mut().zip(text.bytes()) {
+        *b = t;
+    }
+    u64::from_be_bytes(bytes)
+}
+
+/// A name being looked up without interning it, its prefix computed once
+/// for all the comparisons of a search.
+pub struct Key<'a> {
+    prefix: u64,
+    text: &'a str,
+}
+
+impl<'a> Key<'a> {
+    /// Prepares `text` for comparisons with symbols.
+    pub fn new(text: &'a str) -> Key<'a> {
+        Key {
+            prefix: prefix_of(text),
+            text,
         }
     }
 }
@@ -59,6 +81,14 @@ impl Sym {
             table.insert(&interned.text, interned);
             Sym(interned)
         })
+    }
+
+    /// Compares the symbol's name with a looked-up name, by bytes.
+    pub fn cmp_key(&self, key: &Key<'_>) -> Ordering {
+        match self.0.prefix.cmp(&key.prefix) {
+            Ordering::Equal => self.0.text.as_bytes().cmp(key.text.as_bytes()),
+            unequal => unequal,
+        }
     }
 
     /// Returns the name as a string slice.
@@ -113,7 +143,7 @@ impl fmt::Debug for Sym {
 
 #[cfg(test)]
 mod tests {
-    use super::Sym;
+    use super::{Key, Sym};
 
     #[test]
     fn order_is_the_order_of_the_bytes() {
@@ -142,6 +172,11 @@ mod tests {
                     "{x:?} {y:?}"
                 );
                 assert_eq!(Sym::new(x) == Sym::new(y), x == y);
+                assert_eq!(
+                    Sym::new(x).cmp_key(&Key::new(y)),
+                    x.as_bytes().cmp(y.as_bytes()),
+                    "{x:?} {y:?}"
+                );
             }
         }
     }

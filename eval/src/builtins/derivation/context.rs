@@ -23,19 +23,46 @@ pub enum ContextElem {
     },
 }
 
+/// A context element borrowed from its string form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContextRef<'a> {
+    /// A plain store path.
+    Opaque(&'a str),
+    /// A derivation and all its outputs (`=<drv>`).
+    AllOutputs(&'a str),
+    /// One output of a derivation (`!<output>!<drv>`).
+    Output {
+        /// The output's name.
+        output: &'a str,
+        /// The derivation's store path.
+        drv: &'a str,
+    },
+}
+
+impl<'a> ContextRef<'a> {
+    /// Reads Nix's string form of a context element without copying it.
+    pub fn parse(elem: &'a str) -> ContextRef<'a> {
+        if let Some(drv) = elem.strip_prefix('=') {
+            return ContextRef::AllOutputs(drv);
+        }
+        if let Some((output, drv)) = elem.strip_prefix('!').and_then(|r| r.split_once('!')) {
+            return ContextRef::Output { output, drv };
+        }
+        ContextRef::Opaque(elem)
+    }
+}
+
 impl ContextElem {
     /// Decodes Nix's string form of a context element.
     pub fn parse(elem: &str) -> ContextElem {
-        if let Some(drv) = elem.strip_prefix('=') {
-            return ContextElem::AllOutputs(drv.to_owned());
-        }
-        if let Some((output, drv)) = elem.strip_prefix('!').and_then(|r| r.split_once('!')) {
-            return ContextElem::Output {
+        match ContextRef::parse(elem) {
+            ContextRef::Opaque(p) => ContextElem::Opaque(p.to_owned()),
+            ContextRef::AllOutputs(d) => ContextElem::AllOutputs(d.to_owned()),
+            ContextRef::Output { output, drv } => ContextElem::Output {
                 output: output.to_owned(),
                 drv: drv.to_owned(),
-            };
+            },
         }
-        ContextElem::Opaque(elem.to_owned())
     }
 
     /// Encodes the element in Nix's string form.

@@ -11,19 +11,19 @@
 //! through the [`Io`](crate::io::Io), and its hash modulo is remembered for
 //! the derivations that will use it.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 
 use kiln_store::derivation::{Derivation, DerivationOutput, DrvHashes, FixedOutputHash};
 use kiln_store::hash::{Hash, HashAlgo};
 use kiln_store::store_path::{FileIngestionMethod, StoreDir, StorePath};
 
-use super::context::{ContextElem, decode_context};
+use super::context::ContextRef;
 use crate::builtins::fail;
 use crate::error::{Error, Result};
 use crate::machine::{CoerceMode, Machine};
 use crate::print::json::{json_string, to_json};
 use crate::syntax::Pos;
-use crate::value::{Attr, Attrs, Context, Value};
+use crate::value::{Attr, Attrs, Context, NixString, Sym, Value};
 
 /// What an evaluation knows about the derivations and texts it wrote: the
 /// hashes modulo of `.drv`s, and the references of every text (`.drv`s and
@@ -143,7 +143,7 @@ impl Draft {
     fn coerce(&mut self, m: &mut Machine, v: &Value, pos: Pos) -> Result<String> {
         let s = m.coerce_to_string(v, CoerceMode::ToStringCopy, pos)?;
         s.merge_context_into(&mut self.context);
-        Ok(s.as_str().to_owned())
+        Ok(NixString::into_text(s))
     }
 
     /// The attributes that shape the derivation, in environment mode.
@@ -246,17 +246,21 @@ impl Draft {
 
     /// Turns the collected context into input sources and derivations.
     fn add_inputs(&mut self, m: &mut Machine, store_dir: &StoreDir) -> Result<()> {
-        for elem in decode_context(&self.context) {
-            match elem {
-                ContextElem::Opaque(path) => {
-                    self.drv.input_srcs.insert(parse_path(store_dir, &path)?);
+        let context = std::mem::take(&mut self.context);
+        for elem in context.iter() {
+            match ContextRef::parse(elem) {
+                ContextRef::Opaque(path) => {
+                    self.drv.input_srcs.insert(parse_path(store_dir, path)?);
                 }
-                ContextElem::Output { output, drv } => {
-                    let drv = parse_path(store_dir, &drv)?;
-                    self.drv.input_drvs.entry(drv).or_default().insert(output);
+                ContextRef::Output { output, drv } => {
+                    let drv = parse_path(store_dir, drv)?;
+                    let outputs = self.drv.input_drvs.entry(drv).or_default();
+                    if !outputs.contains(output) {
+                        outputs.insert(output.to_owned());
+                    }
                 }
-                ContextElem::AllOutputs(drv) => {
-                    for path in closure(m, &drv)? {
+                ContextRef::AllOutputs(drv) => {
+                    for path in closure(m, drv)? {
                         let sp = parse_path(store_dir, &path)?;
                         if sp.is_derivation() {
                             let outputs = read_derivation(m, &path, store_dir)?
@@ -425,27 +429,20 @@ fn write(m: &mut Machine, drv: &Derivation, store_dir: &StoreDir, name: &str) ->
 fn result(drv_path: &StorePath, drv: &Derivation, store_dir: &str) -> Value {
     let store_dir = StoreDir::new(store_dir);
     let drv_text = store_dir.display(drv_path);
-    let mut pairs: BTreeMap<String, Value> = BTreeMap::new();
-    let drv_elem = ContextElem::AllOutputs(drv_text.clone()).encode();
-    pairs.insert("drvPath".to_owned(), with_context(&drv_text, drv_elem));
+    let mut pairs = Vec::with_capacity(1 + drv.outputs.len());
+    // The context elements' string forms (see `ContextElem::encode`).
+    let drv_elem = ["=", &drv_text].concat();
+    pairs.push((Sym::new("drvPath"), with_context(&drv_text, drv_elem)));
     for (output, out) in &drv.outputs {
         let path = out
             .path
             .as_ref()
             .map(|p| store_dir.display(p))
             .unwrap_or_default();
-        let elem = ContextElem::Output {
-            output: output.clone(),
-            drv: drv_text.clone(),
-        }
-        .encode();
-        pairs.insert(output.clone(), with_context(&path, elem));
+        let elem = ["!", output, "!", &drv_text].concat();
+        pairs.push((Sym::new(output), with_context(&path, elem)));
     }
-    Value::attrs(Attrs::from_pairs(
-        pairs
-            .into_iter()
-            .map(|(k, v)| (crate::value::Sym::new(&k), v)),
-    ))
+    Value::attrs(Attrs::from_pairs(pairs))
 }
 
 fn with_context(text: &str, elem: String) -> Value {

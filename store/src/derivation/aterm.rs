@@ -5,15 +5,52 @@
 //! newline, carriage return and tab escaped.
 
 use std::collections::BTreeSet;
+use std::ops::Range;
 
 use super::{Derivation, DerivationOutput};
 use crate::hash::Encoding;
 use crate::store_path::{StoreDir, StorePath};
 
+/// A derivation's ATerm text, with where its list of input derivations
+/// sits in it: the part `hashDerivationModulo` replaces, so that the hash
+/// of the `.drv` file and the hash modulo can share the rest of the text.
+#[derive(Debug, Clone)]
+pub struct Aterm {
+    text: String,
+    inputs: Range<usize>,
+}
+
+impl Aterm {
+    /// The text, exactly as Nix writes it.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// Takes the text.
+    pub fn into_text(self) -> String {
+        self.text
+    }
+
+    /// The text before and after the input derivations' list (without
+    /// its brackets).
+    pub(crate) fn around_inputs(&self) -> (&str, &str) {
+        (
+            self.text.get(..self.inputs.start).unwrap_or_default(),
+            self.text.get(self.inputs.end..).unwrap_or_default(),
+        )
+    }
+}
+
 impl Derivation {
     /// Returns the ATerm text of this derivation, exactly as Nix writes it.
     pub fn to_aterm(&self, store_dir: &StoreDir) -> String {
-        self.to_aterm_with_inputs(
+        self.to_split_aterm(store_dir).into_text()
+    }
+
+    /// Returns the ATerm text of this derivation with the place of its
+    /// input derivations (see [`Aterm`]).
+    pub fn to_split_aterm(&self, store_dir: &StoreDir) -> Aterm {
+        self.write_aterm(
             store_dir,
             self.input_drvs.iter(),
             |out, path| write_path(out, store_dir, path),
@@ -32,19 +69,26 @@ impl Derivation {
         write_key: impl Fn(&mut String, &K),
         mask_outputs: bool,
     ) -> String {
+        self.write_aterm(store_dir, input_drvs, write_key, mask_outputs)
+            .into_text()
+    }
+
+    fn write_aterm<'a, K: 'a>(
+        &self,
+        store_dir: &StoreDir,
+        input_drvs: impl Iterator<Item = (&'a K, &'a BTreeSet<String>)>,
+        write_key: impl Fn(&mut String, &K),
+        mask_outputs: bool,
+    ) -> Aterm {
         let mut out = String::with_capacity(1024);
         out.push_str("Derive([");
         write_list(&mut out, self.outputs.iter(), |out, (name, output)| {
             write_output(out, name, output, store_dir, mask_outputs);
         });
         out.push_str("],[");
-        write_list(&mut out, input_drvs, |out, (key, outputs)| {
-            out.push('(');
-            write_key(out, key);
-            out.push_str(",[");
-            write_list(out, outputs.iter(), |out, name| write_string(out, name));
-            out.push_str("])");
-        });
+        let start = out.len();
+        write_input_list(&mut out, input_drvs, write_key);
+        let end = out.len();
         out.push_str("],[");
         write_list(&mut out, self.input_srcs.iter(), |out, path| {
             write_path(out, store_dir, path);
@@ -71,8 +115,26 @@ impl Derivation {
             out.push(')');
         });
         out.push_str("])");
-        out
+        Aterm {
+            text: out,
+            inputs: start..end,
+        }
     }
+}
+
+/// Writes the items of the input derivations' list.
+pub(crate) fn write_input_list<'a, K: 'a>(
+    out: &mut String,
+    input_drvs: impl Iterator<Item = (&'a K, &'a BTreeSet<String>)>,
+    write_key: impl Fn(&mut String, &K),
+) {
+    write_list(out, input_drvs, |out, (key, outputs)| {
+        out.push('(');
+        write_key(out, key);
+        out.push_str(",[");
+        write_list(out, outputs.iter(), |out, name| write_string(out, name));
+        out.push_str("])");
+    });
 }
 
 fn write_output(

@@ -13,8 +13,9 @@ use std::collections::BTreeSet;
 
 use rustc_hash::FxHashMap;
 
+use super::aterm::{Aterm, write_input_list};
 use super::{Derivation, PathComputeError};
-use crate::hash::{Encoding, Hash, base16_digits};
+use crate::hash::{Encoding, Hash, HashAlgo, Hasher, base16_digits};
 use crate::store_path::{StoreDir, StorePath};
 
 /// The hashes modulo of derivations already seen, by `.drv` path. Input
@@ -45,6 +46,20 @@ impl DrvHashes {
         store_dir: &StoreDir,
     ) -> Result<Hash, PathComputeError> {
         let hash = hash_modulo(drv, store_dir, self, false)?;
+        self.hashes.insert(drv_path, hash);
+        Ok(hash)
+    }
+
+    /// Records the hash of a derivation stored at `drv_path` whose ATerm is
+    /// `aterm` (see [`hash_modulo_of_aterm`]), and returns it.
+    pub fn insert_aterm(
+        &mut self,
+        drv_path: StorePath,
+        drv: &Derivation,
+        aterm: &Aterm,
+        store_dir: &StoreDir,
+    ) -> Result<Hash, PathComputeError> {
+        let hash = hash_modulo_of_aterm(drv, aterm, store_dir, self)?;
         self.hashes.insert(drv_path, hash);
         Ok(hash)
     }
@@ -105,20 +120,70 @@ pub fn hash_modulo(
     known: &DrvHashes,
     mask_outputs: bool,
 ) -> Result<Hash, PathComputeError> {
-    if let Some(fixed) = drv.fixed_output() {
-        let path = drv.outputs.get("out").and_then(|o| o.path.as_ref());
-        let path = path.map(|p| store_dir.display(p)).unwrap_or_default();
-        let text = format!(
-            "fixed:out:{}:{}:{path}",
-            fixed.algo_field(),
-            fixed.hash.encode(Encoding::Base16)
-        );
-        return Ok(Hash::sha256(text.as_bytes()));
+    if let Some(hash) = fixed_hash_modulo(drv, store_dir) {
+        return Ok(hash);
     }
-    // Each input derivation's path is replaced by its own hash modulo, in
-    // base16; sorting the digests' bytes sorts their base16 text.
-    let mut inputs: Vec<(&Hash, Cow<'_, BTreeSet<String>>)> =
-        Vec::with_capacity(drv.input_drvs.len());
+    let inputs = modulo_inputs(drv, store_dir, known)?;
+    let aterm = drv.to_aterm_with_inputs(
+        store_dir,
+        inputs.iter().map(|(hash, outputs)| (hash, &**outputs)),
+        write_hash_key,
+        mask_outputs,
+    );
+    Ok(Hash::sha256(aterm.as_bytes()))
+}
+
+/// Returns the hash modulo of `drv` (unmasked) from its ATerm `aterm`:
+/// the text around the input derivations is hashed as it is, with the
+/// inputs' hashes in their place, instead of writing the whole text again.
+pub fn hash_modulo_of_aterm(
+    drv: &Derivation,
+    aterm: &Aterm,
+    store_dir: &StoreDir,
+    known: &DrvHashes,
+) -> Result<Hash, PathComputeError> {
+    if let Some(hash) = fixed_hash_modulo(drv, store_dir) {
+        return Ok(hash);
+    }
+    let inputs = modulo_inputs(drv, store_dir, known)?;
+    let mut list = String::with_capacity(inputs.len() * 80);
+    write_input_list(
+        &mut list,
+        inputs.iter().map(|(hash, outputs)| (hash, &**outputs)),
+        write_hash_key,
+    );
+    let (before, after) = aterm.around_inputs();
+    let mut hasher = Hasher::new(HashAlgo::Sha256);
+    for part in [before, &list, after] {
+        hasher.update(part.as_bytes());
+    }
+    Ok(hasher.finish())
+}
+
+/// A fixed-output derivation's hash modulo: its output alone.
+fn fixed_hash_modulo(drv: &Derivation, store_dir: &StoreDir) -> Option<Hash> {
+    let fixed = drv.fixed_output()?;
+    let path = drv.outputs.get("out").and_then(|o| o.path.as_ref());
+    let path = path.map(|p| store_dir.display(p)).unwrap_or_default();
+    let text = format!(
+        "fixed:out:{}:{}:{path}",
+        fixed.algo_field(),
+        fixed.hash.encode(Encoding::Base16)
+    );
+    Some(Hash::sha256(text.as_bytes()))
+}
+
+/// An input derivation's hash modulo and the outputs used.
+type ModuloInput<'a> = (&'a Hash, Cow<'a, BTreeSet<String>>);
+
+/// The input derivations keyed by their own hashes modulo, sorted as their
+/// base16 text sorts (the order of the digests' bytes).
+fn modulo_inputs<'a>(
+    drv: &'a Derivation,
+    store_dir: &StoreDir,
+    known: &'a DrvHashes,
+) -> Result<Vec<ModuloInput<'a>>, PathComputeError> {
+    let mut inputs: Vec<ModuloInput<'a>> = Vec::with_capacity(drv.input_drvs.len());
     for (path, outputs) in &drv.input_drvs {
         let hash = known
             .get(path)
@@ -135,16 +200,13 @@ pub fn hash_modulo(
         }
         same
     });
-    let aterm = drv.to_aterm_with_inputs(
-        store_dir,
-        inputs.iter().map(|(hash, outputs)| (hash, &**outputs)),
-        |out, hash: &&Hash| {
-            // Base16 needs no escaping.
-            out.push('"');
-            out.extend(base16_digits(hash.as_bytes()).map(char::from));
-            out.push('"');
-        },
-        mask_outputs,
-    );
-    Ok(Hash::sha256(aterm.as_bytes()))
+    Ok(inputs)
+}
+
+/// Writes an input's hash modulo in its path's place: base16, which needs
+/// no escaping.
+fn write_hash_key(out: &mut String, hash: &&Hash) {
+    out.push('"');
+    out.extend(base16_digits(hash.as_bytes()).map(char::from));
+    out.push('"');
 }

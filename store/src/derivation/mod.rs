@@ -24,7 +24,8 @@ use thiserror::Error;
 use crate::hash::Hash;
 use crate::store_path::{FileIngestionMethod, ParseError as PathError, StoreDir, StorePath};
 
-pub use hash_modulo::{DrvHashes, hash_modulo};
+pub use aterm::Aterm;
+pub use hash_modulo::{DrvHashes, hash_modulo, hash_modulo_of_aterm};
 pub use parse::ParseError;
 
 /// A fixed output's expected hash and how the output is serialised for it.

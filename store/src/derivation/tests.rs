@@ -141,6 +141,35 @@ fn nix_fixtures_round_trip_and_hash() {
     assert!(count >= 30, "only {count} fixtures");
 }
 
+/// The hash modulo taken from a derivation's own ATerm equals the one
+/// written out in full, for every fixture (inputs, fixed outputs, several
+/// outputs, escapes).
+#[test]
+fn hash_modulo_of_the_aterm_equals_the_written_one() {
+    let fixtures = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/drv"));
+    let read = |path: &StorePath| -> Result<Derivation, String> {
+        let bytes = std::fs::read(fixtures.join(path.base_name())).map_err(|e| e.to_string())?;
+        Derivation::parse(&bytes, &dir()).map_err(|e| e.to_string())
+    };
+    let mut hashes = DrvHashes::new();
+    let mut with_inputs = 0;
+    for entry in std::fs::read_dir(fixtures).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        let drv = Derivation::parse(&bytes, &dir()).unwrap();
+        let path = drv.drv_path(&dir()).unwrap();
+        hashes.insert_closure(&path, &dir(), read).unwrap();
+        let aterm = drv.to_split_aterm(&dir());
+        assert_eq!(aterm.text().as_bytes(), &bytes[..]);
+        assert_eq!(
+            hash_modulo_of_aterm(&drv, &aterm, &dir(), &hashes).unwrap(),
+            hash_modulo(&drv, &dir(), &hashes, false).unwrap(),
+            "{path}"
+        );
+        with_inputs += usize::from(!drv.input_drvs.is_empty());
+    }
+    assert!(with_inputs >= 5, "only {with_inputs} fixtures with inputs");
+}
+
 #[test]
 fn strings_escape_like_a_byte_at_a_time_reference() {
     fn reference(text: &str) -> String {

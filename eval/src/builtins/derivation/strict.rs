@@ -236,11 +236,20 @@ impl Draft {
         let mut drv = self.drv;
         drv.fill_output_paths_named(&store_dir, &m.derivations.hashes, &self.name)
             .map_err(|e| fail(e.to_string()))?;
-        let drv_path = write(m, &drv, &store_dir, &self.name)?;
+        let aterm = drv.to_split_aterm(&store_dir);
+        let file_name = format!("{}.drv", self.name);
+        let references = drv.references();
+        let drv_path = store_dir
+            .make_text_path(&file_name, aterm.text().as_bytes(), &references)
+            .map_err(|e| fail(format!("invalid derivation name '{}': {e}", self.name)))?;
         m.derivations
             .hashes
-            .insert(drv_path.clone(), &drv, &store_dir)
+            .insert_aterm(drv_path.clone(), &drv, &aterm, &store_dir)
             .map_err(|e| fail(e.to_string()))?;
+        // Its references are not recorded: a `=<drv>` context reads them back
+        // from the text when it needs them, which most evaluations never do.
+        m.io.add_derivation(&drv_path, &file_name, aterm.into_text(), &references)
+            .map_err(|e| e.into_error())?;
         Ok((drv_path, drv))
     }
 
@@ -407,21 +416,6 @@ fn ensure_input_hashes(m: &mut Machine, drv: &Derivation, store_dir: &StoreDir) 
             })?;
     }
     Ok(())
-}
-
-/// Computes the `.drv`'s path and hands the file to the `Io`.
-fn write(m: &mut Machine, drv: &Derivation, store_dir: &StoreDir, name: &str) -> Result<StorePath> {
-    let aterm = drv.to_aterm(store_dir);
-    let file_name = format!("{name}.drv");
-    let references = drv.references();
-    let drv_path = store_dir
-        .make_text_path(&file_name, aterm.as_bytes(), &references)
-        .map_err(|e| fail(format!("invalid derivation name '{name}': {e}")))?;
-    // Its references are not recorded: a `=<drv>` context reads them back
-    // from the text when it needs them, which most evaluations never do.
-    m.io.add_derivation(&drv_path, &file_name, aterm, &references)
-        .map_err(|e| e.into_error())?;
-    Ok(drv_path)
 }
 
 /// The value `derivationStrict` returns: `drvPath` with context `=<drv>`

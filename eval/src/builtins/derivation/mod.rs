@@ -17,7 +17,7 @@ use crate::error::Result;
 use crate::machine::Machine;
 use crate::syntax::Origin;
 use crate::syntax::Pos;
-use crate::value::{Attrs, Env, PrimFn, PrimOp, Sym, Thunk, ThunkState, Value};
+use crate::value::{Attr, Attrs, Env, PrimFn, PrimOp, Sym, Thunk, ThunkState, Value};
 
 pub(crate) const PRIMOPS: &[Entry] = &[("derivationStrict", 1, derivation_strict)];
 
@@ -87,15 +87,25 @@ fn derivation_out(m: &mut Machine, args: &[Value]) -> R {
     // As lazy as the wrapper's `map (o: o.value) outputSets`: a thunk, whose
     // list holds a thunk.
     let all = Value::apply_lazy(shared.all.clone(), vec![Value::Thunk(itself.clone())]);
-    let extra = Attrs::from_pairs([
-        (Sym::new("all"), all),
-        (Sym::new("drvAttrs"), Value::Attrs(attrs.clone())),
-        (Sym::new("drvPath"), select(&shared.drv_path)),
-        (Sym::new("out"), Value::Thunk(itself.clone())),
-        (Sym::new("outPath"), select(&shared.out)),
-        (Sym::new("outputName"), shared.out.clone()),
-        (Sym::new("type"), shared.derivation.clone()),
-    ]);
+    // In the order of their names.
+    let extra = Attrs::from_sorted(
+        [
+            (&shared.names.all, all),
+            (&shared.names.drv_attrs, Value::Attrs(attrs.clone())),
+            (&shared.names.drv_path, select(&shared.drv_path)),
+            (&shared.names.out, Value::Thunk(itself.clone())),
+            (&shared.names.out_path, select(&shared.out)),
+            (&shared.names.output_name, shared.out.clone()),
+            (&shared.names.type_, shared.derivation.clone()),
+        ]
+        .into_iter()
+        .map(|(name, value)| Attr {
+            name: name.clone(),
+            value,
+            pos: Pos::NONE,
+        })
+        .collect(),
+    );
     let set = Value::attrs(attrs.update(&extra));
     *itself.0.borrow_mut() = ThunkState::Done(set.clone());
     Ok(set)
@@ -126,6 +136,19 @@ struct Shared {
     out: Value,
     drv_path: Value,
     derivation: Value,
+    names: Names,
+}
+
+/// The names of the attributes a native `derivation` adds.
+#[derive(Clone)]
+struct Names {
+    all: Sym,
+    drv_attrs: Sym,
+    drv_path: Sym,
+    out: Sym,
+    out_path: Sym,
+    output_name: Sym,
+    type_: Sym,
 }
 
 thread_local! {
@@ -137,6 +160,15 @@ thread_local! {
         out: Value::string("out"),
         drv_path: Value::string("drvPath"),
         derivation: Value::string("derivation"),
+        names: Names {
+            all: Sym::new("all"),
+            drv_attrs: Sym::new("drvAttrs"),
+            drv_path: Sym::new("drvPath"),
+            out: Sym::new("out"),
+            out_path: Sym::new("outPath"),
+            output_name: Sym::new("outputName"),
+            type_: Sym::new("type"),
+        },
     };
 }
 

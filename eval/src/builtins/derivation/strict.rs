@@ -51,6 +51,9 @@ struct Draft {
     method: Option<FileIngestionMethod>,
     context: Context,
     json: Option<String>,
+    /// The environment, in the order the attributes come (by name):
+    /// collected here and made a map once, at the end.
+    env: Vec<(String, String)>,
 }
 
 /// Builds, writes and returns the derivation for `attrs`: its `.drv` path
@@ -79,6 +82,7 @@ pub(crate) fn derivation_strict(m: &mut Machine, attrs: &Attrs) -> Result<Value>
         method: None,
         context: Context::new(),
         json: structured.then(String::new),
+        env: Vec::with_capacity(attrs.len()),
     };
     for attr in attrs.iter() {
         let key = attr.name.as_str();
@@ -96,7 +100,7 @@ pub(crate) fn derivation_strict(m: &mut Machine, attrs: &Attrs) -> Result<Value>
     if let Some(mut json) = draft.json.take() {
         json.insert(0, '{');
         json.push('}');
-        draft.drv.env.insert("__json".to_owned(), json);
+        draft.env.push(("__json".to_owned(), json));
     }
     let (drv_path, drv) = draft.finish(m)?;
     Ok(result(&drv_path, &drv, &m.options.store_dir))
@@ -132,7 +136,7 @@ impl Draft {
             _ => {
                 let s = self.coerce(m, &attr.value, attr.pos)?;
                 self.special(key, &s)?;
-                self.drv.env.insert(key.to_owned(), s);
+                self.env.push((key.to_owned(), s));
                 Ok(())
             }
         }
@@ -229,6 +233,8 @@ impl Draft {
         if self.name.ends_with(".drv") {
             return Err(fail("derivation names are not allowed to end in '.drv'"));
         }
+        // Sorted already, but for `__json`: the map is built in bulk.
+        self.drv.env = std::mem::take(&mut self.env).into_iter().collect();
         let store_dir = StoreDir::new(m.options.store_dir.clone());
         self.add_inputs(m, &store_dir)?;
         self.set_output_slots(m)?;

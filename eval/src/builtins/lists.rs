@@ -37,7 +37,7 @@ fn map(m: &mut Machine, args: &[Value]) -> R {
     Ok(Value::list(
         items
             .iter()
-            .map(|x| Value::apply_lazy(f.clone(), vec![x.clone()]))
+            .map(|x| Value::call_lazy(f.clone(), x.clone()))
             .collect(),
     ))
 }
@@ -89,7 +89,7 @@ fn gen_list(m: &mut Machine, args: &[Value]) -> R {
     m.charge(usize::try_from(n).unwrap_or(usize::MAX))?;
     Ok(Value::list(
         (0..n)
-            .map(|i| Value::apply_lazy(f.clone(), vec![Value::Int(i)]))
+            .map(|i| Value::call_lazy(f.clone(), Value::Int(i)))
             .collect(),
     ))
 }

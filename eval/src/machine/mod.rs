@@ -384,6 +384,7 @@ impl Machine {
                 r
             }
             ThunkState::Apply(f, args) => self.force_apply(t, f, args),
+            ThunkState::Call(f, x) => self.force_call(t, f, x),
         };
         let v = result?;
         *t.0.borrow_mut() = ThunkState::Done(v.clone());
@@ -399,6 +400,19 @@ impl Machine {
             .and_then(|fv| self.call_multi(fv, &args, Pos::NONE));
         if r.is_err() {
             *t.0.borrow_mut() = ThunkState::Apply(f, args);
+        }
+        r
+    }
+
+    /// Forces a suspended one-argument application (see
+    /// [`ThunkState::Call`]), out of [`Machine::force_thunk`]'s stack frame.
+    #[inline(never)]
+    fn force_call(&mut self, t: &Rc<Thunk>, f: Value, x: Value) -> Result<Value> {
+        let r = self
+            .force(&f)
+            .and_then(|fv| self.call_multi(fv, std::slice::from_ref(&x), Pos::NONE));
+        if r.is_err() {
+            *t.0.borrow_mut() = ThunkState::Call(f, x);
         }
         r
     }

@@ -80,6 +80,12 @@ impl Value {
         )))))
     }
 
+    /// Returns a lazy application `f x` to one argument (no list to
+    /// allocate).
+    pub fn call_lazy(f: Value, x: Value) -> Value {
+        Value::Thunk(Rc::new(Thunk(RefCell::new(ThunkState::Call(f, x)))))
+    }
+
     /// Returns the type name Nix uses in messages ("an integer", "a set", …).
     pub fn type_desc(&self) -> &'static str {
         match self {
@@ -230,6 +236,8 @@ pub enum ThunkState {
     Pending(Rc<Expr>, Env),
     /// A function application waiting to happen.
     Apply(Value, Box<[Value]>),
+    /// An application to one argument waiting to happen.
+    Call(Value, Value),
     /// Being evaluated right now: forcing it again is infinite recursion.
     Blackhole,
     /// Evaluated, in weak head normal form.

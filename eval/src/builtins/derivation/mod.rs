@@ -61,10 +61,7 @@ pub(crate) fn compile(machine: &mut Machine, env: &Env) -> Result<Value> {
         None,
     )?;
     let native = primop("derivation", 1, derivation_out);
-    Ok(Value::apply_lazy(
-        Thunk::pending(maker, env.clone()),
-        vec![native],
-    ))
+    Ok(Value::call_lazy(Thunk::pending(maker, env.clone()), native))
 }
 
 fn primop(name: &'static str, arity: usize, func: PrimFn) -> Value {
@@ -80,13 +77,13 @@ fn derivation_out(m: &mut Machine, args: &[Value]) -> R {
     let [arg] = args else { return Err(arity()) };
     let attrs = m.force_attrs(arg, Pos::NONE)?;
     let shared = SHARED.with(Shared::clone);
-    let built = Value::apply_lazy(shared.strict, vec![Value::Attrs(attrs.clone())]);
+    let built = Value::call_lazy(shared.strict, Value::Attrs(attrs.clone()));
     let select =
         |name: &Value| Value::apply_lazy(shared.select.clone(), vec![name.clone(), built.clone()]);
     let itself = Rc::new(Thunk(RefCell::new(ThunkState::Blackhole)));
     // As lazy as the wrapper's `map (o: o.value) outputSets`: a thunk, whose
     // list holds a thunk.
-    let all = Value::apply_lazy(shared.all.clone(), vec![Value::Thunk(itself.clone())]);
+    let all = Value::call_lazy(shared.all.clone(), Value::Thunk(itself.clone()));
     // In the order of their names.
     let extra = Attrs::from_sorted(
         [
@@ -115,10 +112,7 @@ fn derivation_out(m: &mut Machine, args: &[Value]) -> R {
 fn all_outputs(_: &mut Machine, args: &[Value]) -> R {
     let [set] = args else { return Err(arity()) };
     let identity = SHARED.with(|shared| shared.identity.clone());
-    Ok(Value::list(vec![Value::apply_lazy(
-        identity,
-        vec![set.clone()],
-    )]))
+    Ok(Value::list(vec![Value::call_lazy(identity, set.clone())]))
 }
 
 fn identity(m: &mut Machine, args: &[Value]) -> R {

@@ -10,6 +10,10 @@
 #   bash bench/rust-build/run.sh bench/uv uv.aarch64   # one target only (~2 × 1 h)
 #   WHEELS="URL_X86 URL_ARM" bash bench/rust-build/run.sh …   # compare sizes with published binaries
 #
+# Run it on an otherwise idle machine: with scheduling autogroups (the
+# default on most distributions), even a `chrt --idle` job in another
+# session takes an equal share of the CPU from each build session.
+#
 # KILN_STORE (default: target/bench-store) keeps the toolchain between runs;
 # KILN=PATH runs that kiln binary instead of building this checkout's.
 # Prints, per target: kiln's cold build time (the package, its vendor
@@ -139,7 +143,10 @@ PY
   local args=()
   while IFS= read -r -d '' k && IFS= read -r -d '' v; do args+=(--setenv "$k" "$v"); done < "$dir/env"
   mkdir -p "$dir/build"
-  bwrap --bind "$KILN_STORE/store/${rootfs#"$store_dir"/}" / \
+  # --new-session: kiln's builders each start a session, so each is a
+  # scheduling autogroup of its own (man 7 sched); the peer does too, so
+  # that anything else running on the machine weighs on both sides alike.
+  bwrap --new-session --bind "$KILN_STORE/store/${rootfs#"$store_dir"/}" / \
     --ro-bind "$KILN_STORE/store" "$store_dir" --bind "$dir/build" /build \
     --proc /proc --dev /dev --clearenv "${args[@]}" --chdir /build \
     /bin/sh -c "$(cat "$dir/cmd")" > "$dir/log" 2>&1

@@ -111,34 +111,48 @@ fn json_matches_show_derivation_shape() {
     assert_eq!(json["env"]["name"], "a");
 }
 
+/// The `.drv` files in `tests/fixtures/drv/`, as (file name, bytes,
+/// parsed derivation).
+fn nix_fixtures() -> Vec<(String, Vec<u8>, Derivation)> {
+    let dir_path = std::path::Path::new(FIXTURES);
+    let mut all = Vec::new();
+    for entry in std::fs::read_dir(dir_path).unwrap() {
+        let file = entry.unwrap().path();
+        let name = file.file_name().unwrap().to_str().unwrap().to_owned();
+        let bytes = std::fs::read(&file).unwrap();
+        let drv = Derivation::parse(&bytes, &dir()).unwrap_or_else(|e| panic!("{name}: {e}"));
+        all.push((name, bytes, drv));
+    }
+    all
+}
+
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/drv");
+
+/// Reads a fixture by its store path, for `DrvHashes::insert_closure`.
+fn read_fixture(path: &StorePath) -> Result<Derivation, String> {
+    let file = std::path::Path::new(FIXTURES).join(path.base_name());
+    let bytes = std::fs::read(file).map_err(|e| e.to_string())?;
+    Derivation::parse(&bytes, &dir()).map_err(|e| e.to_string())
+}
+
 /// Every `.drv` in `tests/fixtures/drv/` was written by Nix 2.8's
 /// `nix-instantiate` (from `tests/fixtures/derivations.nix` at the root):
 /// each must re-print to the same bytes, hash to its own file name, and
 /// recompute its output paths.
 #[test]
 fn nix_fixtures_round_trip_and_hash() {
-    let fixtures = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/drv"));
-    let read = |path: &StorePath| -> Result<Derivation, String> {
-        let bytes = std::fs::read(fixtures.join(path.base_name())).map_err(|e| e.to_string())?;
-        Derivation::parse(&bytes, &dir()).map_err(|e| e.to_string())
-    };
     let mut hashes = DrvHashes::new();
-    let mut count = 0;
-    for entry in std::fs::read_dir(fixtures).unwrap() {
-        let file = entry.unwrap().path();
-        let name = file.file_name().unwrap().to_str().unwrap().to_owned();
-        let bytes = std::fs::read(&file).unwrap();
-        let drv = Derivation::parse(&bytes, &dir()).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let fixtures = nix_fixtures();
+    for (name, bytes, drv) in &fixtures {
         assert_eq!(drv.to_aterm(&dir()).as_bytes(), &bytes[..], "{name}");
         let path = drv.drv_path(&dir()).unwrap();
-        assert_eq!(path.base_name(), name);
-        hashes.insert_closure(&path, &dir(), read).unwrap();
+        assert_eq!(&path.base_name(), name);
+        hashes.insert_closure(&path, &dir(), read_fixture).unwrap();
         let mut blanked = drv.clone();
         blanked.fill_output_paths(&dir(), &hashes).unwrap();
-        assert_eq!(blanked, drv, "{name}");
-        count += 1;
+        assert_eq!(&blanked, drv, "{name}");
     }
-    assert!(count >= 30, "only {count} fixtures");
+    assert!(fixtures.len() >= 30, "only {} fixtures", fixtures.len());
 }
 
 /// The hash modulo taken from a derivation's own ATerm equals the one
@@ -146,24 +160,17 @@ fn nix_fixtures_round_trip_and_hash() {
 /// outputs, escapes).
 #[test]
 fn hash_modulo_of_the_aterm_equals_the_written_one() {
-    let fixtures = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/drv"));
-    let read = |path: &StorePath| -> Result<Derivation, String> {
-        let bytes = std::fs::read(fixtures.join(path.base_name())).map_err(|e| e.to_string())?;
-        Derivation::parse(&bytes, &dir()).map_err(|e| e.to_string())
-    };
     let mut hashes = DrvHashes::new();
     let mut with_inputs = 0;
-    for entry in std::fs::read_dir(fixtures).unwrap() {
-        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
-        let drv = Derivation::parse(&bytes, &dir()).unwrap();
+    for (name, bytes, drv) in nix_fixtures() {
         let path = drv.drv_path(&dir()).unwrap();
-        hashes.insert_closure(&path, &dir(), read).unwrap();
+        hashes.insert_closure(&path, &dir(), read_fixture).unwrap();
         let aterm = drv.to_split_aterm(&dir());
-        assert_eq!(aterm.text().as_bytes(), &bytes[..]);
+        assert_eq!(aterm.text().as_bytes(), &bytes[..], "{name}");
         assert_eq!(
             hash_modulo_of_aterm(&drv, &aterm, &dir(), &hashes).unwrap(),
             hash_modulo(&drv, &dir(), &hashes, false).unwrap(),
-            "{path}"
+            "{name}"
         );
         with_inputs += usize::from(!drv.input_drvs.is_empty());
     }

@@ -5,9 +5,9 @@ use std::rc::Rc;
 
 use super::{Machine, type_error};
 use crate::error::{Error, ErrorKind, Result, pos_string};
-use crate::lower::ir::Param;
+use crate::lower::ir::{Formal, Param};
 use crate::syntax::Pos;
-use crate::value::{Closure, Env, EnvFrame, PrimOpApp, Value};
+use crate::value::{Attrs, Closure, Env, EnvFrame, PrimOpApp, Value};
 
 impl Machine {
     /// Applies a (forced) function to one argument.
@@ -57,7 +57,7 @@ impl Machine {
                 }
             }
             Value::PrimOpApp(app) => self.call_partial(&app, args, pos),
-            Value::Attrs(_) => self.call_functor(f, first, pos),
+            Value::Attrs(ref attrs) => self.call_functor(&f, attrs, first, pos),
             Value::Thunk(_) => {
                 let forced = self.force(&f)?;
                 self.call_step(forced, args, pos)
@@ -93,15 +93,18 @@ impl Machine {
 
     /// Applies a set with `__functor` to one argument.
     #[inline(never)]
-    fn call_functor(&mut self, f: Value, arg: &Value, pos: Pos) -> Result<(Value, usize)> {
-        let Value::Attrs(attrs) = &f else {
-            return Err(not_a_function(&f, pos));
-        };
+    fn call_functor(
+        &mut self,
+        f: &Value,
+        attrs: &Attrs,
+        arg: &Value,
+        pos: Pos,
+    ) -> Result<(Value, usize)> {
         let Some(functor) = attrs.get("__functor").cloned() else {
-            return Err(not_a_function(&f, pos));
+            return Err(not_a_function(f, pos));
         };
         let functor = self.force(&functor)?;
-        let inner = self.call_multi(functor, std::slice::from_ref(&f), pos)?;
+        let inner = self.call_multi(functor, std::slice::from_ref(f), pos)?;
         Ok((self.call_multi(inner, std::slice::from_ref(arg), pos)?, 1))
     }
 
@@ -109,7 +112,11 @@ impl Machine {
         let lambda = &c.lambda;
         let env = match &lambda.param {
             Param::Ident(_) => EnvFrame::single(arg, Some(c.env.clone())),
-            Param::Pattern { .. } => self.bind_formals(c, arg, pos)?,
+            Param::Pattern {
+                formals,
+                ellipsis,
+                bind,
+            } => self.bind_formals(c, formals, *ellipsis, bind.is_some(), arg, pos)?,
         };
         self.eval(&lambda.body, &env).map_err(|e| {
             e.frame(
@@ -126,16 +133,16 @@ impl Machine {
     /// attributes of `arg`. Kept out of [`Machine::call_lambda`], which
     /// stays on the stack while the body is evaluated.
     #[inline(never)]
-    fn bind_formals(&mut self, c: &Closure, arg: Value, pos: Pos) -> Result<Env> {
+    fn bind_formals(
+        &mut self,
+        c: &Closure,
+        formals: &[Formal],
+        ellipsis: bool,
+        bind: bool,
+        arg: Value,
+        pos: Pos,
+    ) -> Result<Env> {
         let lambda = &c.lambda;
-        let Param::Pattern {
-            formals,
-            ellipsis,
-            bind,
-        } = &lambda.param
-        else {
-            return Ok(EnvFrame::single(arg, Some(c.env.clone())));
-        };
         let attrs = match self.force(&arg)? {
             Value::Attrs(a) => a,
             other => return Err(type_error("a set", &other).at(pos)),
@@ -172,7 +179,7 @@ impl Machine {
             };
             return Err(Error::new(kind).at(pos));
         }
-        if bind.is_some() {
+        if bind {
             frame.set(formals.len(), Value::Attrs(attrs));
         }
         Ok(frame)

@@ -116,10 +116,10 @@ impl Ord for Sym {
         if std::ptr::eq(self.0, other.0) {
             return Ordering::Equal;
         }
-        match self.0.prefix.cmp(&other.0.prefix) {
-            Ordering::Equal => self.0.text.as_bytes().cmp(other.0.text.as_bytes()),
-            unequal => unequal,
-        }
+        self.cmp_key(&Key {
+            prefix: other.0.prefix,
+            text: &other.0.text,
+        })
     }
 }
 

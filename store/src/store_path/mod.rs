@@ -143,11 +143,6 @@ impl StorePath {
         self.base.to_string()
     }
 
-    /// Returns `<hash>-<name>` without copying it.
-    pub fn as_base_name(&self) -> &str {
-        &self.base
-    }
-
     /// Whether this is a derivation (its name ends in `.drv`).
     pub fn is_derivation(&self) -> bool {
         self.base.ends_with(".drv")

@@ -370,51 +370,32 @@ impl Machine {
             return Ok(v.clone());
         }
         let state = std::mem::replace(&mut *t.0.borrow_mut(), ThunkState::Blackhole);
-        let result = match state {
+        let result = match &state {
             ThunkState::Done(v) => {
-                *t.0.borrow_mut() = ThunkState::Done(v.clone());
+                let v = v.clone();
+                *t.0.borrow_mut() = state;
                 return Ok(v);
             }
             ThunkState::Blackhole => return Err(Error::new(ErrorKind::InfiniteRecursion)),
-            ThunkState::Pending(expr, env) => {
-                let r = self.eval(&expr, &env);
-                if r.is_err() {
-                    *t.0.borrow_mut() = ThunkState::Pending(expr, env);
-                }
-                r
-            }
-            ThunkState::Apply(f, args) => self.force_apply(t, f, args),
-            ThunkState::Call(f, x) => self.force_call(t, f, x),
+            ThunkState::Pending(expr, env) => self.eval(expr, env),
+            ThunkState::Apply(f, args) => self.force_apply(f, args),
+            ThunkState::Call(f, x) => self.force_apply(f, std::slice::from_ref(x)),
         };
-        let v = result?;
-        *t.0.borrow_mut() = ThunkState::Done(v.clone());
-        Ok(v)
+        // On an error the thunk gets its computation back, so that forcing
+        // it again raises the error again, not an infinite recursion.
+        *t.0.borrow_mut() = match &result {
+            Ok(v) => ThunkState::Done(v.clone()),
+            Err(_) => state,
+        };
+        result
     }
 
-    /// Forces a suspended application (see [`ThunkState::Apply`]), out of
-    /// [`Machine::force_thunk`]'s stack frame.
-    #[inline(never)]
-    fn force_apply(&mut self, t: &Rc<Thunk>, f: Value, args: Box<[Value]>) -> Result<Value> {
-        let r = self
-            .force(&f)
-            .and_then(|fv| self.call_multi(fv, &args, Pos::NONE));
-        if r.is_err() {
-            *t.0.borrow_mut() = ThunkState::Apply(f, args);
-        }
-        r
-    }
-
-    /// Forces a suspended one-argument application (see
+    /// Forces a suspended application (see [`ThunkState::Apply`] and
     /// [`ThunkState::Call`]), out of [`Machine::force_thunk`]'s stack frame.
     #[inline(never)]
-    fn force_call(&mut self, t: &Rc<Thunk>, f: Value, x: Value) -> Result<Value> {
-        let r = self
-            .force(&f)
-            .and_then(|fv| self.call_multi(fv, std::slice::from_ref(&x), Pos::NONE));
-        if r.is_err() {
-            *t.0.borrow_mut() = ThunkState::Call(f, x);
-        }
-        r
+    fn force_apply(&mut self, f: &Value, args: &[Value]) -> Result<Value> {
+        let f = self.force(f)?;
+        self.call_multi(f, args, Pos::NONE)
     }
 
     /// Looks a name up in the `with` frames, innermost first.

@@ -410,7 +410,9 @@ let
       u = unit i;
     in
     {
-      name = u.crateName;
+      # A binary's file is named for its target (plans before targetName
+      # was recorded: the crate name).
+      name = u.targetName or u.crateName;
       file = "${elemAt drvs i}/${elemAt u.outputs 0}";
     }
   ) plan.roots;

@@ -69,6 +69,8 @@ pub fn package_of(pkg_id: &str) -> (String, String) {
     match fragment.split_once('@') {
         Some((name, version)) => (name.to_owned(), version.to_owned()),
         None => {
+            // A git source's reference (`?rev=…`) is no part of the name.
+            let url = url.split_once('?').map_or(url, |(url, _)| url);
             let name = url.trim_end_matches('/').rsplit('/').next().unwrap_or(url);
             (name.to_owned(), fragment.to_owned())
         }
@@ -92,6 +94,14 @@ mod tests {
         assert_eq!(
             package_of("path+file:///build/src/crates/x#uv-x@0.0.1"),
             ("uv-x".to_owned(), "0.0.1".to_owned())
+        );
+        assert_eq!(
+            package_of("git+https://example.com/org/dep?rev=34f9a13#0.2.0"),
+            ("dep".to_owned(), "0.2.0".to_owned())
+        );
+        assert_eq!(
+            package_of("git+https://example.com/org/tools?branch=main#dep-core@0.2.0"),
+            ("dep-core".to_owned(), "0.2.0".to_owned())
         );
     }
 }

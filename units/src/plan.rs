@@ -81,6 +81,10 @@ pub enum Unit {
         package: Package,
         /// `--crate-name`.
         crate_name: String,
+        /// The target's name as cargo names it (a binary's file name:
+        /// `git-app` where the crate name is `git_app`).
+        #[serde(default)]
+        target_name: String,
         /// `--crate-type`s.
         crate_types: Vec<String>,
         /// The platform (`--target`), or none for the host.
@@ -645,6 +649,7 @@ fn compile_unit(
     let planned = Unit::Compile {
         package: package(unit, &call.env, &call.record, paths)?,
         crate_name: parsed.crate_name.clone(),
+        target_name: unit.target.name.clone(),
         crate_types: parsed.crate_types.clone(),
         platform: parsed.target.clone(),
         features: unit.features.clone(),

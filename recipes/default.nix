@@ -19,20 +19,21 @@ let
   crates = import ./crates { };
   zig = import ./zig { inherit rootfs; };
   rust = import ./rust { inherit rootfs zig crates; };
+  lockedCrates = import ./rust/lock.nix { inherit rootfs crates; };
   buildRustPackage = import ./rust/package.nix {
     inherit
       rootfs
       zig
-      crates
       rust
+      lockedCrates
       ;
   };
   buildRustUnits = import ./rust/units.nix {
     inherit
       rootfs
       zig
-      crates
       rust
+      lockedCrates
       ;
   };
   ociImage = import ./oci;
@@ -44,6 +45,7 @@ in
     crates
     zig
     rust
+    lockedCrates
     buildRustPackage
     buildRustUnits
     ociImage

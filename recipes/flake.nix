@@ -92,6 +92,7 @@ let
             profile
             settings
             rustflags
+            gitHashes
             ;
         };
       planFile = short: root + "/kiln-units/${name}.${short}.json";
@@ -129,6 +130,7 @@ let
         else
           recipes.buildRustUnits {
             inherit name cargoLock target;
+            inherit (pkg) gitHashes;
             src = dir;
             plan = planned;
           };

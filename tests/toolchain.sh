@@ -303,4 +303,63 @@ podman load -q -i "$art/app.tar" >/dev/null || fail "podman could not load the e
 [ "$(podman run --rm --network none localhost/kiln-app:exported)" = "$(printf "$want" x86_64)" ] || fail "the exported image's app printed something else"
 echo "pushed the image to docker-registry (same digest, nothing written the second time, verified from the registry, a relabelled one refused); podman ran it (app --version) and the exported docker archive"
 
-echo "toolchain test: hello and the fixture workspace static, reference-free, running and reproducible (--vary all) for both targets, and the same when built one cargo unit at a time; an offline rebuild of everything from a sources-only bundle in a fresh store, in a network namespace; verify and provenance; an OCI image, pushed to a registry and run by podman; a failing build shows the compiler's error; the sandbox shows the root filesystem's /usr; zig compiles C for the host"
+# Git dependencies (tests/fixtures/git-dep): the app depends on greet,
+# which depends on greet-core (a workspace in one repository, its members
+# inheriting from it) and greet-core on a crates.io crate. The repository
+# is served by `git daemon` on loopback. Without hashes, evaluation names
+# each git crate and the lines to add; with a wrong hash, the fetch fails
+# and names the right one; with the fixture's hashes, both targets build,
+# run and rebuild identically, also one cargo unit at a time.
+gd=$links/git-dep
+commit=$(bash "$root/tests/fixtures/git-dep/make-repo.sh" "$gd/served")
+[ "$commit" = 233e6e3db0d38a372e3d8348afa4ef05afd370f0 ] || fail "the fixture repository's commit is $commit, not the one its Cargo.lock names"
+gitport=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+git daemon --export-all --reuseaddr --base-path="$gd/served" --listen=127.0.0.1 --port="$gitport" 2>"$gd/daemon.log" &
+gitd=$!
+trap 'kill $server $registry_pid $gitd 2>/dev/null || true; rm -rf "$links"' EXIT
+for _ in $(seq 100); do (echo > "/dev/tcp/127.0.0.1/$gitport") 2>/dev/null && break; sleep 0.1; done
+cp -r "$root/tests/fixtures/git-dep/app" "$gd/app"
+sed -i "s/@PORT@/$gitport/" "$gd/app/Cargo.toml" "$gd/app/Cargo.lock"
+cp "$gd/app/flake.toml" "$gd/flake.toml"
+sed -i '/^\[packages.git-app.git-hashes\]/,$d' "$gd/app/flake.toml"
+if out=$("$kiln" build --no-link "$gd/app" 2>&1); then fail "git dependencies without hashes were built"; fi
+echo "$out" | grep "git-app: Cargo.lock names git dependencies that have no hash:" >/dev/null || fail "no error for the missing git hashes: $out"
+echo "$out" | grep "greet-core 0.3.0 from git+git://127.0.0.1:$gitport/greet?rev=233e6e3db0d3#$commit" >/dev/null || fail "the error does not name greet-core: $out"
+echo "$out" | grep '^  "greet-0.3.0" = "sha256-' >/dev/null || fail "the error does not say what to add: $out"
+sed 's|^"greet-0.3.0" = .*|"greet-0.3.0" = "sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="|' "$gd/flake.toml" > "$gd/app/flake.toml"
+if out=$("$kiln" build --no-link "$gd/app" 2>&1); then fail "a git dependency with a wrong hash was built"; fi
+right=$(grep '^"greet-0.3.0"' "$gd/flake.toml" | cut -d'"' -f4)
+echo "$out" | grep "hash mismatch in fixed output \`/nix/store/[a-z0-9]*-greet-0.3.0-git\`" >/dev/null || fail "no hash mismatch for greet: $out"
+echo "$out" | grep -F "got:    $right" >/dev/null || fail "the mismatch does not name the right hash ($right): $out"
+cp "$gd/flake.toml" "$gd/app/flake.toml"
+start=$(date +%s)
+"$kiln" build --quiet -o "$links/git-app" "$gd/app" >/dev/null 2>"$gd/build.log" || { tail -n 30 "$gd/build.log" >&2; fail "the fixture with git dependencies did not build"; }
+for target in x86_64 aarch64; do
+  bin=$links/git-app-$target/bin/git-app
+  file -L "$bin" | grep "statically linked\|static-pie linked" >/dev/null || fail "not static: $(file -L "$bin")"
+  if grep -q -a "/nix/store" "$bin"; then fail "$bin contains a /nix/store path"; fi
+done
+[ "$("$links/git-app-x86_64/bin/git-app")" = "hello kiln from git (4 letters)!" ] || fail "the x86_64 git-app printed: $("$links/git-app-x86_64/bin/git-app")"
+[ "$(qemu-aarch64-static "$links/git-app-aarch64/bin/git-app")" = "hello kiln from git (4 letters)!" ] || fail "the aarch64 git-app did not run as expected"
+"$kiln" build --quiet --check --no-link "$gd/app" >/dev/null 2>"$gd/check.log" || { cat "$gd/check.log" >&2; fail "--check: the git fixture's rebuild differs"; }
+"$kiln" provenance "$links/git-app-x86_64" --flake "$gd/app#git-app" -o "$gd/provenance.json" || fail "kiln provenance failed for the git fixture"
+python3 - "$gd/provenance.json" "git://127.0.0.1:$gitport/greet" "$commit" <<'PY' || fail "the provenance does not list the git crates"
+import json, sys
+deps = json.load(open(sys.argv[1]))["predicate"]["buildDefinition"]["resolvedDependencies"]
+git = sorted(d["name"] for d in deps
+             if d.get("uri") == sys.argv[2] and d["digest"].get("gitCommit") == sys.argv[3])
+assert git == ["greet-0.3.0-git", "greet-core-0.3.0-git"], git
+PY
+cat >> "$gd/app/flake.toml" <<'TOML'
+
+[packages.git-app-units]
+bins = ["git-app"]
+units = true
+TOML
+sed -n '/^\[packages.git-app.git-hashes\]/,$p' "$gd/flake.toml" | sed 's/packages.git-app.git-hashes/packages.git-app-units.git-hashes/' >> "$gd/app/flake.toml"
+"$kiln" lock "$gd/app" 2>"$gd/lock.log" || { cat "$gd/lock.log" >&2; fail "kiln lock could not plan the git fixture"; }
+"$kiln" build --quiet -o "$links/git-units" "$gd/app#git-app-units.x86_64" >/dev/null 2>"$gd/units.log" || { tail -n 30 "$gd/units.log" >&2; fail "the per-unit build of the git fixture failed"; }
+cmp "$links/git-units-x86_64/bin/git-app" "$links/git-app-x86_64/bin/git-app" || fail "the per-unit git-app differs from the whole-project build's"
+echo "built the fixture with git dependencies (a missing hash named, a wrong one refused; both targets, --check, provenance, per unit) in $(( $(date +%s) - start )) s"
+
+echo "toolchain test: hello and the fixture workspace static, reference-free, running and reproducible (--vary all) for both targets, and the same when built one cargo unit at a time; git dependencies pinned by a hash; an offline rebuild of everything from a sources-only bundle in a fresh store, in a network namespace; verify and provenance; an OCI image, pushed to a registry and run by podman; a failing build shows the compiler's error; the sandbox shows the root filesystem's /usr; zig compiles C for the host"

@@ -188,6 +188,8 @@ pub struct Package {
     /// Whether to build one derivation per cargo unit, from the plans
     /// `kiln lock` writes under `kiln-units/` (docs/flake.md).
     pub units: bool,
+    /// The hash of each git dependency of Cargo.lock, by `NAME-VERSION`.
+    pub git_hashes: BTreeMap<String, String>,
 }
 
 /// A package's preset: a bundle of settings.
@@ -295,6 +297,8 @@ struct RawPackage {
     rustflags: Vec<String>,
     #[serde(default)]
     units: bool,
+    #[serde(default)]
+    git_hashes: BTreeMap<String, String>,
 }
 
 /// Reads and checks `dir/flake.toml`.
@@ -587,6 +591,10 @@ fn package(raw: RawPackage) -> Result<Package, String> {
         "." => String::new(),
         other => other.to_owned(),
     };
+    for (crate_key, hash) in &raw.git_hashes {
+        check_git_hash(crate_key, hash)?;
+    }
+    let git_hashes = raw.git_hashes;
     let profile = raw.profile.unwrap_or_else(|| "release".to_owned());
     if profile.is_empty()
         || !profile
@@ -609,7 +617,42 @@ fn package(raw: RawPackage) -> Result<Package, String> {
         settings,
         rustflags,
         units: raw.units,
+        git_hashes,
     })
+}
+
+/// Checks one `git-hashes` entry: the key `NAME-VERSION`, the value a
+/// SHA-256 in SRI form (what a hash mismatch prints).
+fn check_git_hash(crate_key: &str, hash: &str) -> Result<(), String> {
+    // NAME-VERSION: some `-` is followed by MAJOR.MINOR.PATCH (names may
+    // hold `-` and digits themselves: `sha-1-0.10.0`).
+    let is_version = |v: &str| {
+        let mut parts = v.splitn(3, '.');
+        let number =
+            |p: Option<&str>| p.is_some_and(|p| p.starts_with(|c: char| c.is_ascii_digit()));
+        number(parts.next()) && number(parts.next()) && number(parts.next())
+    };
+    let named = crate_key
+        .match_indices('-')
+        .any(|(i, _)| i > 0 && is_version(&crate_key[i + 1..]));
+    if !named {
+        return Err(format!(
+            "`git-hashes` key `{crate_key}` is not NAME-VERSION (as `foo-0.1.0`)"
+        ));
+    }
+    let valid = hash.strip_prefix("sha256-").is_some_and(|b64| {
+        b64.len() == 44
+            && b64.ends_with('=')
+            && b64[..43]
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')
+    });
+    if !valid {
+        return Err(format!(
+            "`git-hashes.\"{crate_key}\" = \"{hash}\"` is not a SHA-256 in SRI form (`sha256-` and 44 base64 characters)"
+        ));
+    }
+    Ok(())
 }
 
 /// Returns the short name of a target given by short name or triple.
@@ -684,6 +727,29 @@ targets = ["aarch64-unknown-linux-musl"]
     }
 
     #[test]
+    fn git_hashes_by_crate() {
+        let m = ok(r#"
+[packages.a.git-hashes]
+"greet-0.3.0" = "sha256-5aIHl1aWQeHiMeqCv+RY73RRWwrL4A4NtmRhS5KU58I="
+"greet-core-0.3.0-rc.1" = "sha256-WNgCvBymj/81cD7WubpL62s6FduqXKJu2rvLqxtxESs="
+"sha-1-0.10.0" = "sha256-WNgCvBymj/81cD7WubpL62s6FduqXKJu2rvLqxtxESs="
+"#);
+        let hashes = &m.packages["a"].git_hashes;
+        assert_eq!(hashes.len(), 3);
+        assert_eq!(
+            hashes["greet-core-0.3.0-rc.1"],
+            "sha256-WNgCvBymj/81cD7WubpL62s6FduqXKJu2rvLqxtxESs="
+        );
+        assert!(
+            ok("[packages.a]
+")
+            .packages["a"]
+                .git_hashes
+                .is_empty()
+        );
+    }
+
+    #[test]
     fn inputs_of_each_kind() {
         let m = ok(r#"
 [inputs.rg]
@@ -718,6 +784,21 @@ exclude = ["*.md"]
         assert!(err("[packages.\"a.b\"]\n").contains("a name may hold"));
         assert!(err("default = [\"zz\"]\n[packages.a]\n").contains("no package is named `zz`"));
         assert!(err("[packages.a\n").contains("flake.toml"));
+        let hash = "sha256-5aIHl1aWQeHiMeqCv+RY73RRWwrL4A4NtmRhS5KU58I=";
+        assert!(
+            err(&format!("[packages.a.git-hashes]\ngreet = \"{hash}\"\n"))
+                .contains("key `greet` is not NAME-VERSION")
+        );
+        assert!(
+            err(&format!(
+                "[packages.a.git-hashes]\n\"greet-1\" = \"{hash}\"\n"
+            ))
+            .contains("key `greet-1` is not NAME-VERSION")
+        );
+        assert!(
+            err("[packages.a.git-hashes]\n\"greet-0.3.0\" = \"sha256:0aqif4dspjxvv9pa\"\n")
+                .contains("is not a SHA-256 in SRI form")
+        );
         assert!(
             err("[inputs.x]\npath = \".\"\nversion = \"1\"\n").contains("`version` does not apply")
         );

@@ -48,6 +48,7 @@ pub fn spec(
                 "settings": p.settings,
                 "rustflags": p.rustflags,
                 "units": p.units,
+                "gitHashes": p.git_hashes,
                 "targets": targets,
             }),
         );

@@ -18,14 +18,18 @@
 #                           (cargo's names and values, as strings)
 #     rustflags ? [ ];      extra rustc flags for the target's crates
 #     cargoArgs ? [ ];      extra arguments to `cargo build`
+#     gitHashes ? { };      "NAME-VERSION" = hash, for each git dependency
+#                           (lock.nix)
 #     plan ? false;         true: instead of building, plan the build (see
 #                           below)
 #   }
 #
 # Every crates.io package of the lock is a fixed-output fetch checked
-# against the lock's checksum, assembled into a vendor directory; a lock
-# that names a git or other non-registry source is refused with a message
-# naming the crates. The build runs `cargo build --offline --locked
+# against the lock's checksum, and every git dependency a fixed-output
+# fetch pinned by its hash in `gitHashes`, assembled into a vendor
+# directory (lock.nix); a lock that names a git dependency without a hash,
+# or another registry, is refused with a message naming the crates. The
+# build runs `cargo build --offline --locked
 # --target <triple>` with the toolchain's sysroot and zig as linker and
 # C/C++ compiler (CC_/CXX_/AR_/CFLAGS_ per target), in $TMPDIR/src, with
 # the vendor directory's store path remapped to /cargo/vendor and the
@@ -45,8 +49,8 @@
 {
   rootfs,
   zig,
-  crates,
   rust,
+  lockedCrates,
 }:
 {
   name,
@@ -62,39 +66,17 @@
   rustflags ? [ ],
   cargoArgs ? [ ],
   plan ? false,
+  gitHashes ? { },
 }:
 let
-  crateSource = "registry+https://github.com/rust-lang/crates.io-index";
-  packages = cargoLock.package or [ ];
-  registryPackages = builtins.filter (p: (p.source or "") == crateSource) packages;
-  # Path dependencies and workspace members have no `source`.
-  foreign = builtins.filter (p: p ? source && p.source != crateSource) packages;
-  describe = p: "  ${p.name} ${p.version} from ${p.source}";
-  checked =
-    if foreign == [ ] then
-      true
+  locked = lockedCrates { inherit name cargoLock gitHashes; };
+  inherit (locked) vendor;
+  # The git sources' replacements, after crates.io's (none without git).
+  addGitSources =
+    if locked.cargoConfig == "" then
+      ""
     else
-      throw ''
-        ${name}: Cargo.lock names crates that do not come from crates.io:
-        ${builtins.concatStringsSep "\n" (map describe foreign)}
-        kiln fetches crates.io packages only (checked against Cargo.lock's checksums);
-        vendor these crates into the source tree and depend on them by path instead.'';
-  missingChecksum = builtins.filter (p: !(p ? checksum)) registryPackages;
-  vendor =
-    assert checked;
-    if missingChecksum != [ ] then
-      throw "${name}: Cargo.lock has no checksum for ${
-        builtins.concatStringsSep ", " (map (p: "${p.name} ${p.version}") missingChecksum)
-      } (an old lock format? run `cargo update --workspace` or `cargo generate-lockfile`)"
-    else
-      crates.vendor {
-        name = "${name}-vendor";
-        crates = map (p: {
-          inherit (p) name version;
-          sha256 = p.checksum;
-        }) registryPackages;
-        inherit rootfs;
-      };
+      "printf '%s' \"$gitSources\" >> \"$CARGO_HOME/config.toml\"";
   upper = s: builtins.replaceStrings [ "-" ] [ "_" ] (toUpperAscii s);
   toUpperAscii =
     s:
@@ -123,7 +105,7 @@ let
     ++ cargoArgs;
   setup = ''
     export PATH=/usr/bin:/bin
-    ${rust.cargoHome}
+    ${rust.cargoHome}${addGitSources}
     export $zigEnv
     if [ -n "$profileEnv" ]; then export $profileEnv; fi
     export RUSTC="$toolchain/bin/rustc" CARGO_BUILD_JOBS="''${NIX_BUILD_CORES:-1}"
@@ -188,6 +170,7 @@ derivation (
       (if plan then planBuild else build)
     ];
   }
+  // (if locked.cargoConfig == "" then { } else { gitSources = locked.cargoConfig; })
   // (
     if plan then
       {

@@ -8,6 +8,7 @@
 #     cargoLock;    its parsed Cargo.lock (the crates' checksums)
 #     target;       the musl triple the plan is for
 #     plan;         the parsed plan (builtins.fromJSON of `kiln units`)
+#     gitHashes ? { };  the git dependencies' hashes (lock.nix)
 #   }
 #   -> the package: `$out/bin` holds the plan's root binaries, as the
 #      whole-project build (package.nix) does; `.units` lists every unit's
@@ -28,8 +29,8 @@
 {
   rootfs,
   zig,
-  crates,
   rust,
+  lockedCrates,
 }:
 {
   name,
@@ -37,6 +38,7 @@
   cargoLock,
   target,
   plan,
+  gitHashes ? { },
 }:
 let
   inherit (builtins)
@@ -52,17 +54,8 @@ let
     mapAttrs
     replaceStrings
     ;
-  crateSource = "registry+https://github.com/rust-lang/crates.io-index";
-  # Every crates.io package's unpacked sources, by NAME-VERSION.
-  crateDirs = listToAttrs (
-    map (p: {
-      name = "${p.name}-${p.version}";
-      value = crates.unpackCrate {
-        inherit (p) name version;
-        sha256 = p.checksum;
-      };
-    }) (filter (p: (p.source or "") == crateSource) (cargoLock.package or [ ]))
-  );
+  # Every crate's sources (crates.io's and git's), by NAME-VERSION.
+  inherit (lockedCrates { inherit name cargoLock gitHashes; }) crateDirs;
   units = plan.units;
   count = length units;
   unit = i: elemAt units i;
@@ -75,7 +68,7 @@ let
       m = builtins.match "@\\{crate:(.*)}" u.package.dir;
     in
     if m == null then null else elemAt m 0;
-  # A crates.io package's unpacked crate.
+  # A crate's sources.
   sourceOf =
     u:
     let

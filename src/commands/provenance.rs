@@ -135,9 +135,14 @@ pub fn fetched_dependencies(store: &Store, inputs: &Inputs) -> Vec<Value> {
             urls.extend(more.split_whitespace());
         }
         let name = drv_path.name().trim_end_matches(".drv");
+        let mut digest = digest_set(fixed);
+        // A git crate (crates.fetchGitCrate): the commit it was fetched at.
+        if let Some(rev) = drv.env.get("rev").filter(|r| is_commit(r)) {
+            digest["gitCommit"] = json!(rev);
+        }
         let mut dep = json!({
             "name": name,
-            "digest": digest_set(fixed),
+            "digest": digest,
             "annotations": {
                 "kind": "download",
                 "storePath": drv.outputs.get("out").and_then(|o| o.path.as_ref()).map(|p| store.display(p)),
@@ -167,6 +172,11 @@ fn source_dependencies(store: &Store, inputs: &Inputs) -> anyhow::Result<Vec<Val
         }));
     }
     Ok(deps)
+}
+
+/// Whether `rev` is a full git commit hash (40 lowercase hex digits).
+fn is_commit(rev: &str) -> bool {
+    rev.len() == 40 && rev.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 fn nar_hex(hash: &Hash) -> String {

@@ -18,6 +18,7 @@ pub fn flake_toml(dir: &Path) -> Result<String, FlakeError> {
             "there is no Cargo.lock: kiln builds with `--locked`; run `cargo generate-lockfile` first".to_owned(),
         ));
     }
+    let git_crates = git_crates(&dir.join("Cargo.lock"))?;
     let manifest: toml::Table = toml::from_str(&text).map_err(|e| {
         FlakeError::Init(format!("`{}` is not valid TOML: {e}", cargo_toml.display()))
     })?;
@@ -58,6 +59,16 @@ pub fn flake_toml(dir: &Path) -> Result<String, FlakeError> {
         out.push_str(&format!(
             "\n[packages.{name}]\npackage = \"{name}\"\n# Static binaries for both targets, with the project's release profile.\ntargets = [\"x86_64\", \"aarch64\"]\n# preset = \"small\"   # smallest binaries: opt-level z, static relocation model\n"
         ));
+        if !git_crates.is_empty() {
+            out.push_str(&format!(
+                "# Each git dependency of Cargo.lock is pinned by the hash of what kiln\n\
+                 # fetches: build once, and put in each the `got:` hash of its mismatch.\n\
+                 [packages.{name}.git-hashes]\n"
+            ));
+            for key in &git_crates {
+                out.push_str(&format!("\"{key}\" = \"{PLACEHOLDER_HASH}\"\n"));
+            }
+        }
     }
     if let Some(main) = packages.first() {
         out.push_str(&format!(
@@ -65,6 +76,35 @@ pub fn flake_toml(dir: &Path) -> Result<String, FlakeError> {
         ));
     }
     Ok(out)
+}
+
+/// The hash `kiln init` writes for each git dependency: a fixed-output
+/// fetch with it fails and names the right one.
+const PLACEHOLDER_HASH: &str = "sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+
+/// The `NAME-VERSION` of each git package of a Cargo.lock, in order.
+fn git_crates(lock: &Path) -> Result<Vec<String>, FlakeError> {
+    let text = fs_err::read_to_string(lock).map_err(|e| FlakeError::Init(e.to_string()))?;
+    let parsed: toml::Table = toml::from_str(&text)
+        .map_err(|e| FlakeError::Init(format!("`{}` is not valid TOML: {e}", lock.display())))?;
+    let packages = parsed.get("package").and_then(|p| p.as_array());
+    let mut keys: Vec<String> = packages
+        .into_iter()
+        .flatten()
+        .filter(|p| {
+            p.get("source")
+                .and_then(|s| s.as_str())
+                .is_some_and(|s| s.starts_with("git+"))
+        })
+        .filter_map(|p| {
+            let name = p.get("name")?.as_str()?;
+            let version = p.get("version")?.as_str()?;
+            Some(format!("{name}-{version}"))
+        })
+        .collect();
+    keys.sort();
+    keys.dedup();
+    Ok(keys)
 }
 
 fn package_name(manifest: &toml::Table) -> Option<String> {
@@ -150,6 +190,34 @@ mod tests {
         let text = flake_toml(root).expect("init");
         let m = crate::manifest::parse(&text, "flake.toml").expect("a valid manifest");
         assert_eq!(m.packages.keys().collect::<Vec<_>>(), ["app", "tool"]);
+    }
+
+    #[test]
+    fn git_dependencies_get_placeholder_hashes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        write(
+            root,
+            "Cargo.toml",
+            "[package]\nname = \"app\"\nversion = \"0.1.0\"\n",
+        );
+        let git =
+            "git+https://example.com/greet?rev=233e6e3#233e6e3db0d38a372e3d8348afa4ef05afd370f0";
+        write(
+            root,
+            "Cargo.lock",
+            &format!(
+                "version = 4\n[[package]]\nname = \"app\"\nversion = \"0.1.0\"\n\
+                 [[package]]\nname = \"greet\"\nversion = \"0.3.0\"\nsource = \"{git}\"\n\
+                 [[package]]\nname = \"itoa\"\nversion = \"1.0.19\"\n\
+                 source = \"registry+https://github.com/rust-lang/crates.io-index\"\n"
+            ),
+        );
+        let text = flake_toml(root).expect("init");
+        let m = crate::manifest::parse(&text, "flake.toml").expect("a valid manifest");
+        let hashes = &m.packages["app"].git_hashes;
+        assert_eq!(hashes.keys().collect::<Vec<_>>(), ["greet-0.3.0"]);
+        assert_eq!(hashes["greet-0.3.0"], PLACEHOLDER_HASH);
     }
 
     #[test]

@@ -58,6 +58,8 @@ let
     }) gitPackages
   );
   strayHashes = filter (k: !(gitKeys ? ${k})) (attrNames gitHashes);
+  # One vendor directory holds both kinds, by NAME-VERSION.
+  twice = filter (p: gitKeys ? ${key p}) registryPackages;
   missingChecksum = filter (p: !(p ? checksum)) registryPackages;
   placeholder = "sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
   checked =
@@ -81,6 +83,10 @@ let
       throw "${name}: git-hashes names ${
         concatStringsSep ", " (map (k: "`${k}`") strayHashes)
       }, which Cargo.lock does not name as a git dependency (the keys are NAME-VERSION)"
+    else if twice != [ ] then
+      throw "${name}: Cargo.lock names ${
+        concatStringsSep ", " (map (p: "${p.name} ${p.version}") twice)
+      } both from crates.io and from git; kiln vendors one crate per name and version"
     else if missingChecksum != [ ] then
       throw "${name}: Cargo.lock has no checksum for ${
         concatStringsSep ", " (map (p: "${p.name} ${p.version}") missingChecksum)

@@ -4,9 +4,9 @@
 //!
 //! The defaults: `.git/`, cargo's `target/` at the top, kiln's `result` /
 //! `result-*` links at the top (they point into the store and would change
-//! the source's hash on every build), and `flake.toml` / `flake.lock` at
-//! the top (how to build is not what is built: a new package or target
-//! must not rebuild the others), and, anywhere, a symlink into a store (its
+//! the source's hash on every build), and `flake.toml`, `flake.lock` and
+//! `kiln-units/` at the top (how to build is not what is built: a new
+//! package, target or per-unit plan must not rebuild the others), and, anywhere, a symlink into a store (its
 //! target is `…/store/<hash>-<name>` or below: what `kiln build -o NAME`
 //! and `nix-build` leave, which no build can follow). Hidden files are kept
 //! (`.cargo/config.toml` matters). `.gitignore` files are honoured whether
@@ -20,13 +20,14 @@ use ignore::overrides::OverrideBuilder;
 use thiserror::Error;
 
 /// Patterns always left out.
-pub const DEFAULT_EXCLUDES: [&str; 6] = [
+pub const DEFAULT_EXCLUDES: [&str; 7] = [
     ".git/",
     "/target/",
     "/result",
     "/result-*",
     "/flake.toml",
     "/flake.lock",
+    "/kiln-units/",
 ];
 
 /// Why a directory could not be walked.
@@ -144,7 +145,9 @@ mod tests {
             "notes.log",
             "flake.toml",
             "flake.lock",
+            "kiln-units/app.x86_64.json",
             "sub/flake.toml",
+            "sub/kiln-units/kept.json",
         ] {
             let path = root.join(file);
             fs_err::create_dir_all(path.parent().expect("parent")).expect("mkdir");
@@ -171,6 +174,8 @@ mod tests {
                 "src/main.rs",
                 "sub",
                 "sub/flake.toml",
+                "sub/kiln-units",
+                "sub/kiln-units/kept.json",
                 "sub/target",
                 "sub/target/keep.rs"
             ]

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Component, Path};
 
+use kiln_store::hash::{Hash, HashAlgo};
 use serde::Deserialize;
 use thiserror::Error;
 
@@ -640,13 +641,8 @@ fn check_git_hash(crate_key: &str, hash: &str) -> Result<(), String> {
             "`git-hashes` key `{crate_key}` is not NAME-VERSION (as `foo-0.1.0`)"
         ));
     }
-    let valid = hash.strip_prefix("sha256-").is_some_and(|b64| {
-        b64.len() == 44
-            && b64.ends_with('=')
-            && b64[..43]
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')
-    });
+    // SRI form only (what a mismatch prints), checked by the store's parser.
+    let valid = hash.starts_with("sha256-") && Hash::parse(hash, Some(HashAlgo::Sha256)).is_ok();
     if !valid {
         return Err(format!(
             "`git-hashes.\"{crate_key}\" = \"{hash}\"` is not a SHA-256 in SRI form (`sha256-` and 44 base64 characters)"

@@ -36,9 +36,6 @@ let
       format = "crate";
     };
 
-  # One line per crate: `<dir> <sources> <sha256>`; the builder copies the
-  # sources and writes the checksum file cargo wants (an empty file list:
-  # cargo then only checks the package's own hash against Cargo.lock).
   # A crate of a git dependency, as `cargo vendor` lays it out: its
   # manifest normalised (workspace inheritance resolved) and a
   # `.cargo-checksum.json` listing its files. A fixed-output build, pinned

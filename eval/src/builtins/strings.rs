@@ -204,7 +204,7 @@ fn dir_of(m: &mut Machine, args: &[Value]) -> R {
         Some(p) => text.get(..p).unwrap_or("").to_owned(),
     };
     if is_path {
-        return Ok(Value::Path(Rc::from(dir)));
+        return Ok(Value::Path(Rc::new(dir)));
     }
     Ok(Value::from_nix_string(NixString::with_context(
         dir,

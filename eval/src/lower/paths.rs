@@ -76,7 +76,7 @@ impl Lowerer {
         if text.ends_with('/') && text.len() > 1 && path != "/" {
             path.push('/');
         }
-        Value::Path(Rc::from(path))
+        Value::Path(Rc::new(path))
     }
 }
 

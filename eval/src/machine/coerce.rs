@@ -57,7 +57,7 @@ impl Machine {
                     ctx.insert(store_path.clone());
                     Ok(Rc::new(NixString::with_context(store_path, ctx)))
                 } else {
-                    Ok(Rc::new(NixString::plain(&**p)))
+                    Ok(Rc::new(NixString::plain(p.as_str())))
                 }
             }
             Value::Attrs(attrs) => {

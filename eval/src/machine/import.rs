@@ -176,11 +176,11 @@ impl Machine {
             .collect();
         for (prefix, path) in entries.iter().chain(&builtin) {
             if let Some(found) = self.search_entry(prefix, path, name)? {
-                return Ok(Value::Path(Rc::from(found)));
+                return Ok(Value::Path(Rc::new(found)));
             }
         }
         if let Some(rest) = name.strip_prefix("nix/") {
-            return Ok(Value::Path(Rc::from(format!("{COREPKGS}{rest}"))));
+            return Ok(Value::Path(Rc::new(format!("{COREPKGS}{rest}"))));
         }
         Err(Error::new(ErrorKind::NotInSearchPath {
             name: name.to_owned(),

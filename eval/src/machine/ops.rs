@@ -155,7 +155,7 @@ impl Machine {
                     "a string that refers to a store path cannot be appended to a path".to_owned();
                 return Err(Error::new(ErrorKind::Builtin { message }).at(pos));
             }
-            return Ok(Value::Path(Rc::from(crate::lower::canon_path(s.as_str()))));
+            return Ok(Value::Path(Rc::new(crate::lower::canon_path(s.as_str()))));
         }
         Ok(Value::from_nix_string(s))
     }

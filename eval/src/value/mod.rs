@@ -36,7 +36,7 @@ pub enum Value {
     /// A string with context.
     String(Rc<NixString>),
     /// An absolute, canonical path.
-    Path(Rc<str>),
+    Path(Rc<String>),
     /// An attribute set.
     Attrs(Rc<Attrs>),
     /// A list.
@@ -288,3 +288,7 @@ pub struct PrimOpApp {
     /// The arguments so far.
     pub args: Vec<Value>,
 }
+
+// Values are copied and stored everywhere (lists, attributes, thunks): a
+// tag and one pointer, no more.
+const _: () = assert!(std::mem::size_of::<Value>() == 16);

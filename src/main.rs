@@ -18,6 +18,7 @@ use clap::Parser;
 static ALLOCATOR: alloc::Mimalloc = alloc::Mimalloc;
 
 fn main() -> ExitCode {
+    alloc::pretouch();
     let cli = cli::Cli::parse();
     match commands::run(cli) {
         Ok(code) => code,

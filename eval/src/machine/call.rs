@@ -100,7 +100,10 @@ impl Machine {
         arg: &Value,
         pos: Pos,
     ) -> Result<(Value, usize)> {
-        let Some(functor) = attrs.get("__functor").cloned() else {
+        let Some(functor) = attrs
+            .get_sym(&crate::value::symbol::known().functor)
+            .cloned()
+        else {
             return Err(not_a_function(f, pos));
         };
         let functor = self.force(&functor)?;

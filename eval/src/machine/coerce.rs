@@ -61,11 +61,12 @@ impl Machine {
                 }
             }
             Value::Attrs(attrs) => {
-                if let Some(f) = attrs.get("__toString").cloned() {
+                let known = crate::value::symbol::known();
+                if let Some(f) = attrs.get_sym(&known.to_string).cloned() {
                     let r = self.call_value(&f, std::slice::from_ref(&v), pos)?;
                     return self.coerce_to_string(&r, mode, pos);
                 }
-                match attrs.get("outPath").cloned() {
+                match attrs.get_sym(&known.out_path).cloned() {
                     Some(out) => self.coerce_to_string(&out, mode, pos),
                     None => Err(Error::new(ErrorKind::CannotCoerce { got: "a set" }).at(pos)),
                 }

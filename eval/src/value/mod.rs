@@ -7,7 +7,7 @@
 
 mod attrs;
 mod string;
-mod symbol;
+pub(crate) mod symbol;
 
 pub use attrs::{Attr, Attrs};
 pub use string::{Context, NixString, StringBuilder};

@@ -62,6 +62,31 @@ thread_local! {
         RefCell::new(FxHashMap::default());
 }
 
+/// Names the evaluator itself looks up, interned once per thread: a
+/// lookup by symbol finds its attribute by pointer, without comparing text.
+#[derive(Clone)]
+pub struct Known {
+    /// `outPath`
+    pub out_path: Sym,
+    /// `__toString`
+    pub to_string: Sym,
+    /// `__functor`
+    pub functor: Sym,
+}
+
+thread_local! {
+    static KNOWN: Known = Known {
+        out_path: Sym::new("outPath"),
+        to_string: Sym::new("__toString"),
+        functor: Sym::new("__functor"),
+    };
+}
+
+/// The [`Known`] names.
+pub fn known() -> Known {
+    KNOWN.with(Known::clone)
+}
+
 /// An interned name: a thin pointer to text that lives as long as the
 /// process (names are few and shared by every evaluation on the thread),
 /// so a symbol costs 8 bytes in every attribute and copying it touches no

@@ -11,11 +11,12 @@
 use std::borrow::Cow;
 use std::collections::BTreeSet;
 
-use rustc_hash::FxHashMap;
+use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 
 use super::aterm::{Aterm, write_input_list};
 use super::{Derivation, PathComputeError};
-use crate::hash::{Encoding, Hash, HashAlgo, Hasher, base16_digits};
+use crate::hash::{Base16, Encoding, Hash, HashAlgo, Hasher};
 use crate::store_path::{StoreDir, StorePath};
 
 /// The hashes modulo of derivations already seen, by `.drv` path. Input
@@ -23,7 +24,32 @@ use crate::store_path::{StoreDir, StorePath};
 /// hashed.
 #[derive(Debug, Clone, Default)]
 pub struct DrvHashes {
-    hashes: FxHashMap<StorePath, Hash>,
+    hashes: HashMap<StorePath, Hash, BuildHasherDefault<HashPartHasher>>,
+}
+
+/// Hashes a store path by the start of its hash part, which is already
+/// a uniformly distributed hash: every derivation looks up each of its
+/// inputs here a few times.
+#[derive(Default)]
+struct HashPartHasher(Option<u64>);
+
+impl std::hash::Hasher for HashPartHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        if self.0.is_none() {
+            let mut start = [0u8; 8];
+            for (to, from) in start.iter_mut().zip(bytes) {
+                *to = *from;
+            }
+            // nixbase32 digits carry 5 bits a byte: a wide multiply folds
+            // them over every bit of the result.
+            let product = u128::from(u64::from_le_bytes(start)) * 0x9e37_79b9_7f4a_7c15;
+            self.0 = Some((product as u64) ^ ((product >> 64) as u64));
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0.unwrap_or_default()
+    }
 }
 
 impl DrvHashes {
@@ -207,6 +233,6 @@ fn modulo_inputs<'a>(
 /// no escaping.
 fn write_hash_key(out: &mut String, hash: &&Hash) {
     out.push('"');
-    out.extend(base16_digits(hash.as_bytes()).map(char::from));
+    out.push_str(Base16::new(hash.as_bytes()).as_str());
     out.push('"');
 }

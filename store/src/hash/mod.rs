@@ -286,15 +286,47 @@ impl std::io::Write for Hasher {
 
 /// Lower-case hexadecimal, two digits a byte.
 fn base16(bytes: &[u8]) -> String {
-    base16_digits(bytes).map(char::from).collect()
+    match bytes.len() {
+        0..=MAX_DIGEST => Base16::new(bytes).as_str().to_owned(),
+        _ => bytes
+            .chunks(MAX_DIGEST)
+            .map(|c| Base16::new(c).as_str().to_owned())
+            .collect(),
+    }
 }
 
-/// The lower-case hexadecimal digits of `bytes`, two a byte, as ASCII.
-pub(crate) fn base16_digits(bytes: &[u8]) -> impl Iterator<Item = u8> + '_ {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    bytes
-        .iter()
-        .flat_map(|&b| [DIGITS[usize::from(b >> 4)], DIGITS[usize::from(b & 0x0f)]])
+/// The longest digest (SHA-512's).
+const MAX_DIGEST: usize = 64;
+
+/// The lower-case hexadecimal text of a digest, on the stack: hashes modulo
+/// and store paths write one for every input of every derivation.
+pub(crate) struct Base16 {
+    digits: [u8; 2 * MAX_DIGEST],
+    len: usize,
+}
+
+impl Base16 {
+    /// Encodes `bytes`, of which only the first [`MAX_DIGEST`] count.
+    pub(crate) fn new(bytes: &[u8]) -> Base16 {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let mut digits = [0u8; 2 * MAX_DIGEST];
+        let mut len = 0;
+        for (pair, &b) in digits.chunks_exact_mut(2).zip(bytes) {
+            pair.copy_from_slice(&[DIGITS[usize::from(b >> 4)], DIGITS[usize::from(b & 0x0f)]]);
+            len += 2;
+        }
+        Base16 { digits, len }
+    }
+
+    /// The digits, as ASCII bytes.
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        self.digits.get(..self.len).unwrap_or_default()
+    }
+
+    /// The digits.
+    pub(crate) fn as_str(&self) -> &str {
+        std::str::from_utf8(self.as_bytes()).unwrap_or_default()
+    }
 }
 
 #[cfg(test)]

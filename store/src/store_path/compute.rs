@@ -16,7 +16,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 
 use super::{HASH_BYTES, ParseError, StoreDir, StorePath};
-use crate::hash::{Encoding, Hash, HashAlgo, Hasher, base16_digits};
+use crate::hash::{Base16, Encoding, Hash, HashAlgo, Hasher};
 
 /// How a file system object is turned into bytes to hash.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -63,10 +63,34 @@ impl StoreDir {
         inner: &Hash,
         name: &str,
     ) -> Result<StorePath, ParseError> {
-        // `<type>:<algo>:<base16>:<store dir>:<name>`, hashed piece by
-        // piece: every derivation computes a few of these.
+        self.make_typed_path(&[path_type], &BTreeSet::new(), false, inner, name)
+    }
+
+    /// `makeStorePath` for Nix's `makeType`: the type is `base` (in pieces)
+    /// with `:<path>` for each reference and `:self` appended. The
+    /// fingerprint `<type>:<algo>:<base16>:<store dir>:<name>` is hashed
+    /// piece by piece, never assembled: every derivation computes a few.
+    fn make_typed_path(
+        &self,
+        base: &[&str],
+        references: &BTreeSet<StorePath>,
+        self_reference: bool,
+        inner: &Hash,
+        name: &str,
+    ) -> Result<StorePath, ParseError> {
         let mut hasher = Hasher::new(HashAlgo::Sha256);
-        for part in [path_type, ":", inner.algo().name(), ":"] {
+        for part in base {
+            hasher.update(part.as_bytes());
+        }
+        for reference in references {
+            for part in [":", self.as_str(), "/", reference.as_str()] {
+                hasher.update(part.as_bytes());
+            }
+        }
+        if self_reference {
+            hasher.update(b":self");
+        }
+        for part in [":", inner.algo().name(), ":"] {
             hasher.update(part.as_bytes());
         }
         update_base16(&mut hasher, inner.as_bytes());
@@ -75,24 +99,6 @@ impl StoreDir {
         }
         let digest = hasher.finish().compress::<HASH_BYTES>();
         StorePath::from_digest(&digest, name)
-    }
-
-    /// Nix's `makeType`: the type string with references appended.
-    fn make_type(
-        &self,
-        base: &str,
-        references: &BTreeSet<StorePath>,
-        self_reference: bool,
-    ) -> String {
-        let mut out = base.to_owned();
-        for reference in references {
-            out.push(':');
-            self.push_display(&mut out, reference);
-        }
-        if self_reference {
-            out.push_str(":self");
-        }
-        out
     }
 
     /// The path of a text file (`builtins.toFile`, `.drv` files).
@@ -112,8 +118,7 @@ impl StoreDir {
         contents_hash: &Hash,
         references: &BTreeSet<StorePath>,
     ) -> Result<StorePath, ParseError> {
-        let path_type = self.make_type("text", references, false);
-        self.make_store_path(&path_type, contents_hash, name)
+        self.make_typed_path(&["text"], references, false, contents_hash, name)
     }
 
     /// The path of a source tree added with `nix-store --add`, given the
@@ -125,8 +130,7 @@ impl StoreDir {
         references: &BTreeSet<StorePath>,
         self_reference: bool,
     ) -> Result<StorePath, ParseError> {
-        let path_type = self.make_type("source", references, self_reference);
-        self.make_store_path(&path_type, nar_hash, name)
+        self.make_typed_path(&["source"], references, self_reference, nar_hash, name)
     }
 
     /// Nix's `makeFixedOutputPath`: the path of a fixed-output object
@@ -178,20 +182,20 @@ impl StoreDir {
         drv_name: &str,
     ) -> Result<StorePath, ParseError> {
         let name = output_path_name(drv_name, output);
-        self.make_store_path(&format!("output:{output}"), hash_modulo, &name)
+        self.make_typed_path(
+            &["output:", output],
+            &BTreeSet::new(),
+            false,
+            hash_modulo,
+            &name,
+        )
     }
 }
 
 /// Feeds `bytes` in lowercase base16 to `hasher`, through a buffer on the
 /// stack (digests: at most 64 bytes).
 fn update_base16(hasher: &mut Hasher, bytes: &[u8]) {
-    let mut buf = [0u8; 128];
-    let mut len = 0;
-    for (slot, digit) in buf.iter_mut().zip(base16_digits(bytes)) {
-        *slot = digit;
-        len += 1;
-    }
-    hasher.update(buf.get(..len).unwrap_or_default());
+    hasher.update(Base16::new(bytes).as_bytes());
 }
 
 /// The name of an output's store path: `name` for `out`, `name-<output>` otherwise.

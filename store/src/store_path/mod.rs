@@ -128,6 +128,11 @@ impl StorePath {
         Ok(StorePath { base: base.into() })
     }
 
+    /// Returns the base name, `<hash>-<name>`.
+    pub fn as_str(&self) -> &str {
+        &self.base
+    }
+
     /// Returns the 32-character hash part.
     pub fn hash_part(&self) -> &str {
         self.base.get(..HASH_PART_LEN).unwrap_or_default()

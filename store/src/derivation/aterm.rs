@@ -20,6 +20,20 @@ pub struct Aterm {
     inputs: Range<usize>,
 }
 
+/// An ATerm written with its outputs' paths blank, and where they go.
+#[derive(Debug, Clone)]
+pub(crate) struct MaskedAterm {
+    pub(crate) aterm: Aterm,
+    slots: MaskedSlots,
+}
+
+/// The places a masked ATerm leaves blank for output paths.
+#[derive(Debug, Clone, Default)]
+struct MaskedSlots {
+    outputs_end: usize,
+    env_values: Vec<(usize, String)>,
+}
+
 impl Aterm {
     /// The text, exactly as Nix writes it.
     pub fn text(&self) -> &str {
@@ -56,6 +70,7 @@ impl Derivation {
             |out, path| write_path(out, store_dir, path),
             false,
         )
+        .0
     }
 
     /// Writes the ATerm with input derivations as `input_drvs` gives them,
@@ -70,6 +85,7 @@ impl Derivation {
         mask_outputs: bool,
     ) -> String {
         self.write_aterm(store_dir, input_drvs, write_key, mask_outputs)
+            .0
             .into_text()
     }
 
@@ -79,11 +95,15 @@ impl Derivation {
         input_drvs: impl Iterator<Item = (&'a K, &'a BTreeSet<String>)>,
         write_key: impl Fn(&mut String, &K),
         mask_outputs: bool,
-    ) -> Aterm {
+    ) -> (Aterm, Option<MaskedSlots>) {
         let mut out = String::with_capacity(1024);
         out.push_str("Derive([");
         write_list(&mut out, self.outputs.iter(), |out, (name, output)| {
             write_output(out, name, output, store_dir, mask_outputs);
+        });
+        let mut slots = mask_outputs.then(|| MaskedSlots {
+            outputs_end: out.len(),
+            env_values: Vec::with_capacity(self.outputs.len()),
         });
         out.push_str("],[");
         let start = out.len();
@@ -103,21 +123,72 @@ impl Derivation {
         });
         out.push_str("],[");
         write_list(&mut out, self.env.iter(), |out, (key, value)| {
-            let value = if mask_outputs && self.outputs.contains_key(key) {
-                ""
-            } else {
-                value.as_str()
-            };
             out.push('(');
             write_string(out, key);
             out.push(',');
-            write_string(out, value);
+            match slots.as_mut() {
+                Some(slots) if self.outputs.contains_key(key) => {
+                    slots.env_values.push((out.len(), key.clone()));
+                    write_string(out, "");
+                }
+                _ => write_string(out, value),
+            }
             out.push(')');
         });
         out.push_str("])");
+        (
+            Aterm {
+                text: out,
+                inputs: start..end,
+            },
+            slots,
+        )
+    }
+}
+
+impl Derivation {
+    /// Writes the ATerm with the outputs' paths blanked (in the list of
+    /// outputs and in the environment), remembering where they go.
+    pub(crate) fn to_masked_aterm(&self, store_dir: &StoreDir) -> MaskedAterm {
+        let (aterm, slots) = self.write_aterm(
+            store_dir,
+            self.input_drvs.iter(),
+            |out, path| write_path(out, store_dir, path),
+            true,
+        );
+        MaskedAterm {
+            aterm,
+            slots: slots.unwrap_or_default(),
+        }
+    }
+}
+
+impl MaskedAterm {
+    /// The text with `drv`'s outputs, their paths now known, filled in:
+    /// the escaped strings are copied, not written again.
+    pub(crate) fn fill_outputs(&self, drv: &Derivation, store_dir: &StoreDir) -> Aterm {
+        let (masked, slots) = (&self.aterm, &self.slots);
+        let mut text = String::with_capacity(masked.text.len() + 128 * drv.outputs.len());
+        text.push_str("Derive([");
+        write_list(&mut text, drv.outputs.iter(), |out, (name, output)| {
+            write_output(out, name, output, store_dir, false);
+        });
+        let shift = text.len();
+        let mut copied = slots.outputs_end;
+        for (at, name) in &slots.env_values {
+            text.push_str(masked.text.get(copied..*at).unwrap_or_default());
+            match drv.outputs.get(name).and_then(|o| o.path.as_ref()) {
+                Some(path) => write_path(&mut text, store_dir, path),
+                None => text.push_str("\"\""),
+            }
+            // Past the blank `""`.
+            copied = at + 2;
+        }
+        text.push_str(masked.text.get(copied..).unwrap_or_default());
+        let moved = |i: usize| i - slots.outputs_end + shift;
         Aterm {
-            text: out,
-            inputs: start..end,
+            text,
+            inputs: moved(masked.inputs.start)..moved(masked.inputs.end),
         }
     }
 }

@@ -76,6 +76,12 @@ impl DrvHashes {
         Ok(hash)
     }
 
+    /// Records the hash modulo of the derivation stored at `drv_path`,
+    /// computed already (by [`Derivation::fill_output_paths_and_aterm`]).
+    pub fn insert_hash(&mut self, drv_path: StorePath, hash: Hash) {
+        self.hashes.insert(drv_path, hash);
+    }
+
     /// Records the hash of a derivation stored at `drv_path` whose ATerm is
     /// `aterm` (see [`hash_modulo_of_aterm`]), and returns it.
     pub fn insert_aterm(
@@ -171,6 +177,19 @@ pub fn hash_modulo_of_aterm(
     if let Some(hash) = fixed_hash_modulo(drv, store_dir) {
         return Ok(hash);
     }
+    Ok(hash_with_inputs(
+        aterm,
+        &modulo_input_list(drv, store_dir, known)?,
+    ))
+}
+
+/// The list of input derivations as `hashDerivationModulo` writes it: each
+/// input's own hash modulo in place of its path.
+pub(crate) fn modulo_input_list(
+    drv: &Derivation,
+    store_dir: &StoreDir,
+    known: &DrvHashes,
+) -> Result<String, PathComputeError> {
     let inputs = modulo_inputs(drv, store_dir, known)?;
     let mut list = String::with_capacity(inputs.len() * 80);
     write_input_list(
@@ -178,12 +197,17 @@ pub fn hash_modulo_of_aterm(
         inputs.iter().map(|(hash, outputs)| (hash, &**outputs)),
         write_hash_key,
     );
+    Ok(list)
+}
+
+/// The SHA-256 of `aterm` with `inputs` in place of its input derivations.
+pub(crate) fn hash_with_inputs(aterm: &Aterm, inputs: &str) -> Hash {
     let (before, after) = aterm.around_inputs();
     let mut hasher = Hasher::new(HashAlgo::Sha256);
-    for part in [before, &list, after] {
+    for part in [before, inputs, after] {
         hasher.update(part.as_bytes());
     }
-    Ok(hasher.finish())
+    hasher.finish()
 }
 
 /// A fixed-output derivation's hash modulo: its output alone.

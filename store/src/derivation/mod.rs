@@ -198,6 +198,46 @@ impl Derivation {
         Ok(())
     }
 
+    /// [`Derivation::fill_output_paths_named`], and then the derivation's
+    /// ATerm and its (unmasked) hash modulo, which derivations using it
+    /// need: what `derivationStrict` computes. The text is written once,
+    /// masked, and the final text copied from it with the paths filled in.
+    pub fn fill_output_paths_and_aterm(
+        &mut self,
+        store_dir: &StoreDir,
+        hashes: &DrvHashes,
+        name: &str,
+    ) -> Result<(Aterm, Hash), PathComputeError> {
+        if self.outputs.is_empty() || self.outputs.values().any(|o| o.fixed.is_some()) {
+            self.fill_output_paths_named(store_dir, hashes, name)?;
+            let aterm = self.to_split_aterm(store_dir);
+            let hash = hash_modulo_of_aterm(self, &aterm, store_dir, hashes)?;
+            return Ok((aterm, hash));
+        }
+        let names: Vec<String> = self.outputs.keys().cloned().collect();
+        for output in &names {
+            self.env.insert(output.clone(), String::new());
+            if let Some(out) = self.outputs.get_mut(output) {
+                out.path = None;
+            }
+        }
+        let masked = self.to_masked_aterm(store_dir);
+        let inputs = hash_modulo::modulo_input_list(self, store_dir, hashes)?;
+        let masked_hash = hash_modulo::hash_with_inputs(&masked.aterm, &inputs);
+        for output in &names {
+            let path = store_dir
+                .make_output_path(&masked_hash, output, name)
+                .map_err(|source| PathComputeError::BadName {
+                    name: name.to_owned(),
+                    source,
+                })?;
+            self.set_output_path(output, path, store_dir);
+        }
+        let aterm = masked.fill_outputs(self, store_dir);
+        let hash = hash_modulo::hash_with_inputs(&aterm, &inputs);
+        Ok((aterm, hash))
+    }
+
     fn set_output_path(&mut self, output: &str, path: StorePath, store_dir: &StoreDir) {
         self.env.insert(output.to_owned(), store_dir.display(&path));
         if let Some(out) = self.outputs.get_mut(output) {

@@ -240,9 +240,9 @@ impl Draft {
         self.set_output_slots(m)?;
         ensure_input_hashes(m, &self.drv, &store_dir)?;
         let mut drv = self.drv;
-        drv.fill_output_paths_named(&store_dir, &m.derivations.hashes, &self.name)
+        let (aterm, hash_modulo) = drv
+            .fill_output_paths_and_aterm(&store_dir, &m.derivations.hashes, &self.name)
             .map_err(|e| fail(e.to_string()))?;
-        let aterm = drv.to_split_aterm(&store_dir);
         let file_name = format!("{}.drv", self.name);
         let references = drv.references();
         let drv_path = store_dir
@@ -250,8 +250,7 @@ impl Draft {
             .map_err(|e| fail(format!("invalid derivation name '{}': {e}", self.name)))?;
         m.derivations
             .hashes
-            .insert_aterm(drv_path.clone(), &drv, &aterm, &store_dir)
-            .map_err(|e| fail(e.to_string()))?;
+            .insert_hash(drv_path.clone(), hash_modulo);
         // Its references are not recorded: a `=<drv>` context reads them back
         // from the text when it needs them, which most evaluations never do.
         m.io.add_derivation(&drv_path, &file_name, aterm.into_text(), &references)

@@ -21,15 +21,18 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 step "cargo doc"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 
-step "cargo test (release)"
-cargo test --workspace --release
+# The `ci` profile is release without link-time optimisation of the whole
+# program (see Cargo.toml): the same code, built once for every test binary.
+step "cargo test (ci profile)"
+cargo test --workspace --profile ci
+kiln=${CARGO_TARGET_DIR:-$PWD/target}/ci/kiln
 
 step "Nix language conformance"
-bash tests/conformance.sh
+bash tests/conformance.sh "$kiln"
 
 if [ "${KILN_SKIP_TOOLCHAIN:-}" = 1 ]; then
   echo "toolchain test skipped (KILN_SKIP_TOOLCHAIN=1)" >&2
 else
   step "toolchain: from an empty store to static binaries for both targets"
-  bash tests/toolchain.sh
+  KILN=$kiln bash tests/toolchain.sh
 fi

@@ -48,9 +48,9 @@ impl Machine {
         pos: Pos,
     ) -> Result<Rc<NixString>> {
         let v = self.force(v)?;
-        match &v {
-            Value::String(s) => Ok(s.clone()),
-            Value::Path(p) => {
+        match v {
+            Value::String(s) => Ok(s),
+            Value::Path(ref p) => {
                 if mode.copies() {
                     let store_path = self.copy_path_to_store(p, pos)?;
                     let mut ctx = Context::new();
@@ -60,18 +60,20 @@ impl Machine {
                     Ok(Rc::new(NixString::plain(p.as_str())))
                 }
             }
-            Value::Attrs(attrs) => {
+            Value::Attrs(ref attrs) => {
+                // Borrowed from `v`, which this call owns: no reference
+                // counts change on the way to `outPath`.
                 let known = crate::value::symbol::known();
-                if let Some(f) = attrs.get_sym(&known.to_string).cloned() {
-                    let r = self.call_value(&f, std::slice::from_ref(&v), pos)?;
+                if let Some(f) = attrs.get_sym(&known.to_string) {
+                    let r = self.call_value(f, std::slice::from_ref(&v), pos)?;
                     return self.coerce_to_string(&r, mode, pos);
                 }
-                match attrs.get_sym(&known.out_path).cloned() {
-                    Some(out) => self.coerce_to_string(&out, mode, pos),
+                match attrs.get_sym(&known.out_path) {
+                    Some(out) => self.coerce_to_string(out, mode, pos),
                     None => Err(Error::new(ErrorKind::CannotCoerce { got: "a set" }).at(pos)),
                 }
             }
-            other if mode.coerces_more() => self.coerce_more(other, mode, pos),
+            ref other if mode.coerces_more() => self.coerce_more(other, mode, pos),
             other => Err(Error::new(ErrorKind::CannotCoerce {
                 got: other.type_desc(),
             })

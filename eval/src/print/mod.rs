@@ -119,19 +119,26 @@ pub fn is_plain_identifier(name: &str) -> bool {
 
 /// Writes a string literal with Nix's escapes.
 pub fn escape_string(out: &mut String, s: &str) {
+    out.reserve(s.len() + 2);
     out.push('"');
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '$' if chars.peek() == Some(&'{') => out.push_str("\\$"),
-            other => out.push(other),
-        }
+    // Every byte escaped is ASCII, so each run between them is whole UTF-8.
+    let bytes = s.as_bytes();
+    let mut plain = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let escape = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            b'$' if bytes.get(i + 1) == Some(&b'{') => "\\$",
+            _ => continue,
+        };
+        out.push_str(s.get(plain..i).unwrap_or_default());
+        out.push_str(escape);
+        plain = i + 1;
     }
+    out.push_str(s.get(plain..).unwrap_or_default());
     out.push('"');
 }
 
@@ -188,6 +195,42 @@ fn trim_zeros(s: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Nix's escapes, a character at a time.
+    fn escape_reference(s: &str) -> String {
+        let mut out = String::from("\"");
+        let mut chars = s.chars().peekable();
+        while let Some(c) = chars.next() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\t' => out.push_str("\\t"),
+                '$' if chars.peek() == Some(&'{') => out.push_str("\\$"),
+                other => out.push(other),
+            }
+        }
+        out.push('"');
+        out
+    }
+
+    #[test]
+    fn strings_escape_like_a_char_at_a_time_reference() {
+        let pieces = [
+            "", "a", "$", "{", "${", "$$", "\"", "\\", "\n", "\r", "\t", "é", "€", "𝄞", "x}",
+        ];
+        for a in pieces {
+            for b in pieces {
+                for c in pieces {
+                    let s = format!("{a}{b}{c}");
+                    let mut out = String::new();
+                    escape_string(&mut out, &s);
+                    assert_eq!(out, escape_reference(&s), "{s:?}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn floats_like_printf_g() {

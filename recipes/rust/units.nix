@@ -288,17 +288,23 @@ let
       done < "$path/metadata"
     done
     cd "$cwd"
-    if ! "$script/$program" > "$out/output" 2> "$TMPDIR/stderr"; then
-      cat "$TMPDIR/stderr" "$out/output" >&2
+    if ! "$script/$program" > "$TMPDIR/stdout" 2> "$TMPDIR/stderr"; then
+      cat "$TMPDIR/stderr" "$TMPDIR/stdout" >&2
       echo "the build script of $packageName failed" >&2
       exit 1
     fi
+    # The output keeps the directives only: whatever else a script prints
+    # (a parallel `make` echoing its commands, say) may come in another
+    # order each time, and would make this unit's output differ between
+    # identical builds. The rest goes to the build log.
+    : > "$out/output"
     while IFS= read -r line; do
       case $line in
         cargo::*) directive=''${line#cargo::} ;;
         cargo:*) directive=''${line#cargo:} ;;
-        *) continue ;;
+        *) printf '%s\n' "$line" >&2; continue ;;
       esac
+      printf '%s\n' "$line" >> "$out/output"
       key=''${directive%%=*} value=''${directive#*=}
       case $key in
         rustc-cfg) printf -- '--cfg\n%s\n' "$value" >> "$out/rustc-args" ;;
@@ -328,7 +334,7 @@ let
         rerun-if-* | rustc-link-arg-* | rustc-cdylib-* ) ;;
         *) if [ "''${line#cargo::}" = "$line" ]; then printf '%s\n' "$directive" >> "$out/metadata"; fi ;;
       esac
-    done < "$out/output"
+    done < "$TMPDIR/stdout"
   '';
 
   compileUnit =

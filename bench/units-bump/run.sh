@@ -121,8 +121,15 @@ if [ "${GC:-1}" != 0 ]; then
   "$kiln" gc >gc.log
 fi
 "$kiln" fetch --quiet ".#units.$target" ".#whole.$target"
-echo "before the cold builds: $("$kiln" build --dry-run ".#units.$target" 2>&1 >/dev/null | grep -m1 'would be') (per-unit)," \
-  "$("$kiln" build --dry-run ".#whole.$target" 2>&1 >/dev/null | grep -m1 'would be') (whole-project)"
+pending=$("$kiln" build --dry-run ".#units.$target" 2>&1 >/dev/null | grep -m1 'would be' || true)
+echo "before the cold builds: ${pending:-nothing would be built} (per-unit)," \
+  "$("$kiln" build --dry-run ".#whole.$target" 2>&1 >/dev/null | grep -m1 'would be' || true) (whole-project)"
+if [ -z "$pending" ] || [ "${pending%% *}" = 0 ]; then
+  # A previous run's result links (in its scratch flake) keep its builds.
+  echo "the store already holds these builds, so nothing is cold: remove the earlier" \
+    "${TMPDIR:-/tmp}/kiln-units-bump.* scratch flakes, or use another KILN_STORE" >&2
+  exit 1
+fi
 cold=$(timed cold.jsonl "$kiln" build --json -o result-units ".#units.$target")
 echo "cold per-unit build: $cold s"
 if [ "${COLD_WHOLE:-1}" != 0 ]; then

@@ -57,6 +57,9 @@ def main():
         print(f"  reused {n}")
     if whole_s:
         print(f"whole-project build of the bumped lock: {whole_s:.1f} s")
+    if not (cold_s and own):
+        print("nothing was rebuilt, so there is no ratio: was the cold build cold?")
+        return
     print(f"ratio bump rebuild / cold per-unit build: {bump_s / cold_s:.2f} (goal for ripgrep: <= 0.2)")
     print(
         f"ratio bump rebuild / rebuilt units' own cold times ({own:.1f} s): "

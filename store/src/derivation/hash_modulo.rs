@@ -82,20 +82,6 @@ impl DrvHashes {
         self.hashes.insert(drv_path, hash);
     }
 
-    /// Records the hash of a derivation stored at `drv_path` whose ATerm is
-    /// `aterm` (see [`hash_modulo_of_aterm`]), and returns it.
-    pub fn insert_aterm(
-        &mut self,
-        drv_path: StorePath,
-        drv: &Derivation,
-        aterm: &Aterm,
-        store_dir: &StoreDir,
-    ) -> Result<Hash, PathComputeError> {
-        let hash = hash_modulo_of_aterm(drv, aterm, store_dir, self)?;
-        self.hashes.insert(drv_path, hash);
-        Ok(hash)
-    }
-
     /// Records the hashes of `root` and its whole input closure, reading
     /// derivations with `read` (each at most once), inputs before users.
     pub fn insert_closure<E>(

@@ -181,21 +181,9 @@ impl Derivation {
         if !self.outputs.is_empty() && self.outputs.values().any(|o| o.fixed.is_some()) {
             return Err(PathComputeError::BadFixedOutputs);
         }
-        let names: Vec<String> = self.outputs.keys().cloned().collect();
-        for output in &names {
-            self.env.insert(output.clone(), String::new());
-            if let Some(out) = self.outputs.get_mut(output) {
-                out.path = None;
-            }
-        }
+        let names = self.blank_outputs();
         let hash = hash_modulo(self, store_dir, hashes, true)?;
-        for output in &names {
-            let path = store_dir
-                .make_output_path(&hash, output, &name)
-                .map_err(bad_name)?;
-            self.set_output_path(output, path, store_dir);
-        }
-        Ok(())
+        self.set_output_paths(&names, &hash, &name, store_dir)
     }
 
     /// [`Derivation::fill_output_paths_named`], and then the derivation's
@@ -214,6 +202,19 @@ impl Derivation {
             let hash = hash_modulo_of_aterm(self, &aterm, store_dir, hashes)?;
             return Ok((aterm, hash));
         }
+        let names = self.blank_outputs();
+        let masked = self.to_masked_aterm(store_dir);
+        let inputs = hash_modulo::modulo_input_list(self, store_dir, hashes)?;
+        let masked_hash = hash_modulo::hash_with_inputs(&masked.aterm, &inputs);
+        self.set_output_paths(&names, &masked_hash, name, store_dir)?;
+        let aterm = masked.fill_outputs(self, store_dir);
+        let hash = hash_modulo::hash_with_inputs(&aterm, &inputs);
+        Ok((aterm, hash))
+    }
+
+    /// Blanks the input-addressed outputs' paths, in the outputs and in the
+    /// environment, as the hash that names them needs; returns their names.
+    fn blank_outputs(&mut self) -> Vec<String> {
         let names: Vec<String> = self.outputs.keys().cloned().collect();
         for output in &names {
             self.env.insert(output.clone(), String::new());
@@ -221,21 +222,27 @@ impl Derivation {
                 out.path = None;
             }
         }
-        let masked = self.to_masked_aterm(store_dir);
-        let inputs = hash_modulo::modulo_input_list(self, store_dir, hashes)?;
-        let masked_hash = hash_modulo::hash_with_inputs(&masked.aterm, &inputs);
-        for output in &names {
+        names
+    }
+
+    /// Sets each output's path, made from the masked hash modulo.
+    fn set_output_paths(
+        &mut self,
+        names: &[String],
+        masked_hash: &Hash,
+        name: &str,
+        store_dir: &StoreDir,
+    ) -> Result<(), PathComputeError> {
+        for output in names {
             let path = store_dir
-                .make_output_path(&masked_hash, output, name)
+                .make_output_path(masked_hash, output, name)
                 .map_err(|source| PathComputeError::BadName {
                     name: name.to_owned(),
                     source,
                 })?;
             self.set_output_path(output, path, store_dir);
         }
-        let aterm = masked.fill_outputs(self, store_dir);
-        let hash = hash_modulo::hash_with_inputs(&aterm, &inputs);
-        Ok((aterm, hash))
+        Ok(())
     }
 
     fn set_output_path(&mut self, output: &str, path: StorePath, store_dir: &StoreDir) {

@@ -286,13 +286,10 @@ impl std::io::Write for Hasher {
 
 /// Lower-case hexadecimal, two digits a byte.
 fn base16(bytes: &[u8]) -> String {
-    match bytes.len() {
-        0..=MAX_DIGEST => Base16::new(bytes).as_str().to_owned(),
-        _ => bytes
-            .chunks(MAX_DIGEST)
-            .map(|c| Base16::new(c).as_str().to_owned())
-            .collect(),
-    }
+    bytes
+        .chunks(MAX_DIGEST)
+        .map(|chunk| Base16::new(chunk).as_str().to_owned())
+        .collect()
 }
 
 /// The longest digest (SHA-512's).

@@ -143,9 +143,9 @@ impl StorePath {
         self.base.get(HASH_PART_LEN + 1..).unwrap_or_default()
     }
 
-    /// Returns `<hash>-<name>`.
+    /// Returns `<hash>-<name>`, owned (see [`StorePath::as_str`]).
     pub fn base_name(&self) -> String {
-        self.base.to_string()
+        self.as_str().to_owned()
     }
 
     /// Whether this is a derivation (its name ends in `.drv`).

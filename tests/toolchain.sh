@@ -85,6 +85,13 @@ hostcc="derivation { name = \"host-cc-probe\"; system = \"x86_64-linux\"; builde
 "$kiln" build --quiet -o "$links/hostcc" -E "$hostcc" >/dev/null || fail "zig as the host's C compiler failed"
 grep -q "host c ok" "$links/hostcc" || fail "the host C program printed: $(cat "$links/hostcc")"
 
+# zig's cache starts from the seed (recipes/zig: libcCache): a rustc link
+# for each target builds no libc, libunwind or compiler-rt, and gives the
+# bytes of a link from an empty cache (the probe fails otherwise).
+"$kiln" build --quiet -o "$links/zigcache" -E "(import $root/tests/fixtures/zig-cache/probe.nix { kiln = $r; })" >/dev/null \
+  || fail "the seeded zig cache probe failed (kiln log shows why)"
+echo "rustc links, seeded cache against an empty one: $(tr '\n' ' ' < "$links/zigcache/times")"
+
 # The fixture workspace from its flake.toml (tests/fixtures/workspace): a
 # binary with a build script and features, a proc-macro built for the host,
 # and a -sys crate whose C the cc crate compiles with zig; both targets.

@@ -10,6 +10,11 @@
 #                                      x86_64-linux-gnu (for build scripts that
 #                                      compile C; the root filesystem's gcc,
 #                                      `cc`, serves them by default)
+#   and, as attributes of it,
+#     compiler                         the unpacked zig (`lib/zig/zig`), with
+#                                      wrappers that start from an empty cache
+#     libcCache                        zig's cache after linking a musl
+#                                      executable the way rustc does
 #
 # What the wrappers do (each learned the hard way, see DESIGN.md):
 #   - drop `--target=<rust triple>`, which the `cc` crate appends and zig
@@ -17,11 +22,19 @@
 #   - rewrite rustc's `-static-pie` to `-static -pie` (zig 0.15.1 would
 #     otherwise emit a non-PIE executable);
 #   - keep zig's caches inside the build (`$TMPDIR`), so that no build
-#     reuses another's cached libc and its recorded paths.
+#     reuses another's cache and the paths recorded in it;
+#   - seed that cache from `libcCache` before a link: zig builds musl's libc,
+#     libunwind and compiler-rt from source the first time it links for a
+#     target, about 30 s of both cores here, and every build that links
+#     (each binary of a per-unit build, each configure script) would pay
+#     it again. `libcCache` is made by the same zig, from the same paths,
+#     so what it holds is what the build would have made.
 { rootfs }:
 let
   version = "0.15.1";
   wheelName = "ziglang-${version}-py3-none-manylinux_2_12_x86_64.manylinux2010_x86_64.musllinux_1_1_x86_64.whl";
+  targets = "x86_64-linux-musl aarch64-linux-musl x86_64-linux-gnu";
+  muslTargets = "x86_64-linux-musl aarch64-linux-musl";
 
   wheel = derivation {
     name = wheelName;
@@ -41,32 +54,196 @@ let
     format = "whl";
   };
 
+  # The zig recipe before the cache: its wrappers start from nothing. It is
+  # kept as it was, so that the paths in what zig builds stay the same.
+  compiler = derivation {
+    name = "zig-${version}";
+    system = "x86_64-linux";
+    builder = "/bin/sh";
+    __kilnRootfs = rootfs;
+    inherit unpacked targets;
+    args = [
+      "-euc"
+      ''
+        export PATH=/usr/bin:/bin
+        mkdir -p "$out/bin" "$out/lib"
+        cp -r "$unpacked/ziglang" "$out/lib/zig"
+        chmod -R u+w "$out/lib/zig"
+        chmod 0755 "$out/lib/zig/zig"
+        ln -s ../lib/zig/zig "$out/bin/zig"
+        zig="$out/lib/zig/zig"
+        # wrapper FILE TOOL TARGET
+        wrapper() {
+          cat > "$1" <<EOF
+        #!/bin/sh
+        # zig $2 for $3 (made by kiln's zig recipe)
+        : "\''${ZIG_GLOBAL_CACHE_DIR:=\''${TMPDIR:-/tmp}/zig-global-cache}"
+        : "\''${ZIG_LOCAL_CACHE_DIR:=\''${TMPDIR:-/tmp}/zig-local-cache}"
+        export ZIG_GLOBAL_CACHE_DIR ZIG_LOCAL_CACHE_DIR
+        for arg do
+          shift
+          case "\$arg" in
+            --target=*|-target=*) ;;
+            -static-pie) set -- "\$@" -static -pie ;;
+            *) set -- "\$@" "\$arg" ;;
+          esac
+        done
+        exec $zig $2 -target $3 "\$@"
+        EOF
+          chmod 0755 "$1"
+        }
+        for target in $targets; do
+          wrapper "$out/bin/$target-cc" cc "$target"
+          wrapper "$out/bin/$target-c++" c++ "$target"
+          cat > "$out/bin/$target-ar" <<EOF
+        #!/bin/sh
+        : "\''${ZIG_GLOBAL_CACHE_DIR:=\''${TMPDIR:-/tmp}/zig-global-cache}"
+        export ZIG_GLOBAL_CACHE_DIR
+        exec $zig ar "\$@"
+        EOF
+          chmod 0755 "$out/bin/$target-ar"
+        done
+        export ZIG_GLOBAL_CACHE_DIR="$TMPDIR/zig-cache" ZIG_LOCAL_CACHE_DIR="$TMPDIR/zig-cache"
+        "$out/bin/zig" version
+      ''
+    ];
+  };
+
+  # What a build's first link puts in zig's cache, for each musl triple
+  # and each of the two ways rustc links (stripped, as release profiles
+  # with `strip` do, or not: zig builds libc once for each): rustc's link
+  # of an executable (its flags, with libunwind and libc: static-pie on
+  # x86_64, static on aarch64, as rustc links them). Each is a cache of its
+  # own, `$out/<triple>/{stripped,unstripped}`, made where builds make
+  # theirs, from `/build/src` into `$TMPDIR/zig-global-cache`: both paths
+  # reach the debug info of what zig builds. Left out: `z/`, zig's parsed
+  # sources, which a hit does not read, and `tmp/`. The inode numbers zig
+  # records for its sources are zeroed, as they differ between stores; zig
+  # rehashes a source whose inode differs, and finds the same contents.
+  libcCache = derivation {
+    name = "zig-${version}-libc-cache";
+    system = "x86_64-linux";
+    builder = "/bin/sh";
+    __kilnRootfs = rootfs;
+    inherit compiler;
+    targets = muslTargets;
+    args = [
+      "-euc"
+      ''
+        export PATH=/usr/bin:/bin
+        cache="$TMPDIR/zig-global-cache"
+        export ZIG_LOCAL_CACHE_DIR="$TMPDIR/zig-local-cache"
+        mkdir -p /build/src
+        cd /build/src
+        # zig builds musl's files in parallel and lists each header in a
+        # library's cache entry as its file finishes, so the entries' order
+        # (and the directory names derived from it) would differ from build
+        # to build. On one CPU it does not. (The root filesystem's gcc
+        # builds the helper: util-linux's taskset is not in every root
+        # filesystem.)
+        cat > "$TMPDIR/one-cpu.c" <<'EOF'
+        #define _GNU_SOURCE
+        #include <sched.h>
+        #include <stdio.h>
+        #include <unistd.h>
+        int main(int argc, char **argv) {
+          cpu_set_t cpus;
+          int cpu = 0;
+          if (argc < 2) return 2;
+          if (sched_getaffinity(0, sizeof cpus, &cpus) != 0) { perror("sched_getaffinity"); return 1; }
+          while (cpu < CPU_SETSIZE - 1 && !CPU_ISSET(cpu, &cpus)) cpu++;
+          CPU_ZERO(&cpus);
+          CPU_SET(cpu, &cpus);
+          if (sched_setaffinity(0, sizeof cpus, &cpus) != 0) { perror("sched_setaffinity"); return 1; }
+          execvp(argv[1], argv + 1);
+          perror(argv[1]);
+          return 127;
+        }
+        EOF
+        cc -O2 -o "$TMPDIR/one-cpu" "$TMPDIR/one-cpu.c"
+        printf 'int main(void) { return 0; }\n' > seed.c
+        for target in $targets; do
+          cc="$compiler/bin/$target-cc"
+          case $target in
+            x86_64-*) flags="-m64 -static-pie" ;;
+            *) flags="-static -no-pie" ;;
+          esac
+          ZIG_GLOBAL_CACHE_DIR="$TMPDIR/compile-cache" "$cc" -c -O2 seed.c -o seed.o
+          for variant in unstripped stripped; do
+            case $variant in
+              stripped) strip=-Wl,--strip-all ;;
+              *) strip= ;;
+            esac
+            rm -rf "$cache"
+            ZIG_GLOBAL_CACHE_DIR="$cache" "$TMPDIR/one-cpu" "$cc" seed.o \
+              -Wl,--as-needed -Wl,-Bstatic -lunwind -lc -Wl,-Bdynamic -Wl,--eh-frame-hdr \
+              -Wl,-z,noexecstack -o seed -Wl,--gc-sections $flags -Wl,-z,relro,-z,now \
+              -Wl,-O1 -nodefaultlibs $strip
+            rm -rf "$cache/tmp" "$cache/z"
+            find "$cache/h" -type f -exec sed -i -E 's/^([0-9]+) [0-9]+ /\1 0 /' {} +
+            mkdir -p "$out/$target"
+            cp -r "$cache" "$out/$target/$variant"
+          done
+        done
+      ''
+    ];
+  };
 in
 derivation {
-  name = "zig-${version}";
+  name = "zig-${version}-cc";
   system = "x86_64-linux";
   builder = "/bin/sh";
   __kilnRootfs = rootfs;
-  inherit unpacked;
-  targets = "x86_64-linux-musl aarch64-linux-musl x86_64-linux-gnu";
+  inherit compiler libcCache targets;
   args = [
     "-euc"
     ''
       export PATH=/usr/bin:/bin
-      mkdir -p "$out/bin" "$out/lib"
-      cp -r "$unpacked/ziglang" "$out/lib/zig"
-      chmod -R u+w "$out/lib/zig"
-      chmod 0755 "$out/lib/zig/zig"
+      mkdir -p "$out/bin"
+      ln -s "$compiler/lib" "$out/lib"
       ln -s ../lib/zig/zig "$out/bin/zig"
-      zig="$out/lib/zig/zig"
-      # wrapper FILE TOOL TARGET
+      zig="$compiler/lib/zig/zig"
+      # wrapper FILE TOOL TARGET. Before a link for a musl triple, the
+      # build's cache takes in the seed for that triple and that way of
+      # linking (stripped or not), once: `cp -n` adds the seed's entries and
+      # replaces none (zig's entries are named by their inputs' hashes, so
+      # an entry of the same name holds the same thing). A lock directory
+      # keeps two links from seeding at once; after two minutes without it,
+      # zig goes on unseeded, which is only slower.
       wrapper() {
+        seeds=
+        if [ -d "$libcCache/$3" ]; then seeds="$libcCache/$3"; fi
         cat > "$1" <<EOF
       #!/bin/sh
       # zig $2 for $3 (made by kiln's zig recipe)
       : "\''${ZIG_GLOBAL_CACHE_DIR:=\''${TMPDIR:-/tmp}/zig-global-cache}"
       : "\''${ZIG_LOCAL_CACHE_DIR:=\''${TMPDIR:-/tmp}/zig-local-cache}"
       export ZIG_GLOBAL_CACHE_DIR ZIG_LOCAL_CACHE_DIR
+      seeds=$seeds
+      link=yes variant=unstripped
+      for arg do
+        case "\$arg" in
+          -c|-S|-E|-M|-MM|--version|-v|-dumpversion|-dumpmachine|-print-*|-###) link=no ;;
+          -s|-Wl,-s|-Wl,-S|-Wl,--strip-all|-Wl,--strip-debug) variant=stripped ;;
+        esac
+      done
+      seeded="\$ZIG_GLOBAL_CACHE_DIR/kiln-seeded-$3-\$variant"
+      if [ -n "\$seeds" ] && [ \$link = yes ] && [ ! -e "\$seeded" ]; then
+        mkdir -p "\$ZIG_GLOBAL_CACHE_DIR"
+        lock="\$ZIG_GLOBAL_CACHE_DIR/kiln-seeding" waited=0
+        until mkdir "\$lock" 2> /dev/null; do
+          waited=\$((waited + 1))
+          if [ \$waited -ge 600 ]; then break; fi
+          sleep 0.2
+        done
+        if [ \$waited -lt 600 ]; then
+          if [ ! -e "\$seeded" ] && cp -rn "\$seeds/\$variant/." "\$ZIG_GLOBAL_CACHE_DIR/" \\
+            && chmod -R u+w "\$ZIG_GLOBAL_CACHE_DIR"; then
+            : > "\$seeded"
+          fi
+          rmdir "\$lock"
+        fi
+      fi
       for arg do
         shift
         case "\$arg" in
@@ -94,4 +271,7 @@ derivation {
       "$out/bin/zig" version
     ''
   ];
+}
+// {
+  inherit compiler libcCache;
 }

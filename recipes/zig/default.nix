@@ -202,23 +202,23 @@ derivation {
       mkdir -p "$out/bin"
       ln -s "$compiler/lib" "$out/lib"
       ln -s ../lib/zig/zig "$out/bin/zig"
-      zig="$compiler/lib/zig/zig"
-      # wrapper FILE TOOL TARGET. Before a link for a musl triple, the
-      # build's cache takes in the seed for that triple and that way of
-      # linking (stripped or not), once: `cp -n` adds the seed's entries and
-      # replaces none (zig's entries are named by their inputs' hashes, so
-      # an entry of the same name holds the same thing). A lock directory
-      # keeps two links from seeding at once; after two minutes without it,
-      # zig goes on unseeded, which is only slower.
+      # wrapper TOOL TARGET: `zig.compiler`'s wrapper for TOOL and TARGET
+      # (which rewrites the arguments), run after seeding. Before a link
+      # for a musl triple, the build's cache takes in the seed for that
+      # triple and that way of linking (stripped or not), once: `cp -n` adds
+      # the seed's entries and replaces none (zig names its entries by
+      # their inputs' hashes, so an entry of the same name holds the same
+      # thing). A lock directory keeps two links from seeding at once;
+      # after two minutes without it, zig goes on unseeded, which is only
+      # slower.
       wrapper() {
         seeds=
-        if [ -d "$libcCache/$3" ]; then seeds="$libcCache/$3"; fi
-        cat > "$1" <<EOF
+        if [ -d "$libcCache/$2" ]; then seeds="$libcCache/$2"; fi
+        cat > "$out/bin/$2-$1" <<EOF
       #!/bin/sh
-      # zig $2 for $3 (made by kiln's zig recipe)
+      # zig $1 for $2, its cache seeded (made by kiln's zig recipe)
       : "\''${ZIG_GLOBAL_CACHE_DIR:=\''${TMPDIR:-/tmp}/zig-global-cache}"
-      : "\''${ZIG_LOCAL_CACHE_DIR:=\''${TMPDIR:-/tmp}/zig-local-cache}"
-      export ZIG_GLOBAL_CACHE_DIR ZIG_LOCAL_CACHE_DIR
+      export ZIG_GLOBAL_CACHE_DIR
       seeds=$seeds
       link=yes variant=unstripped
       for arg do
@@ -227,7 +227,7 @@ derivation {
           -s|-Wl,-s|-Wl,-S|-Wl,--strip-all|-Wl,--strip-debug) variant=stripped ;;
         esac
       done
-      seeded="\$ZIG_GLOBAL_CACHE_DIR/kiln-seeded-$3-\$variant"
+      seeded="\$ZIG_GLOBAL_CACHE_DIR/kiln-seeded-$2-\$variant"
       if [ -n "\$seeds" ] && [ \$link = yes ] && [ ! -e "\$seeded" ]; then
         mkdir -p "\$ZIG_GLOBAL_CACHE_DIR"
         lock="\$ZIG_GLOBAL_CACHE_DIR/kiln-seeding" waited=0
@@ -244,28 +244,14 @@ derivation {
           rmdir "\$lock"
         fi
       fi
-      for arg do
-        shift
-        case "\$arg" in
-          --target=*|-target=*) ;;
-          -static-pie) set -- "\$@" -static -pie ;;
-          *) set -- "\$@" "\$arg" ;;
-        esac
-      done
-      exec $zig $2 -target $3 "\$@"
+      exec $compiler/bin/$2-$1 "\$@"
       EOF
-        chmod 0755 "$1"
+        chmod 0755 "$out/bin/$2-$1"
       }
       for target in $targets; do
-        wrapper "$out/bin/$target-cc" cc "$target"
-        wrapper "$out/bin/$target-c++" c++ "$target"
-        cat > "$out/bin/$target-ar" <<EOF
-      #!/bin/sh
-      : "\''${ZIG_GLOBAL_CACHE_DIR:=\''${TMPDIR:-/tmp}/zig-global-cache}"
-      export ZIG_GLOBAL_CACHE_DIR
-      exec $zig ar "\$@"
-      EOF
-        chmod 0755 "$out/bin/$target-ar"
+        wrapper cc "$target"
+        wrapper c++ "$target"
+        ln -s "$compiler/bin/$target-ar" "$out/bin/$target-ar"
       done
       export ZIG_GLOBAL_CACHE_DIR="$TMPDIR/zig-cache" ZIG_LOCAL_CACHE_DIR="$TMPDIR/zig-cache"
       "$out/bin/zig" version

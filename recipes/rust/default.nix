@@ -31,9 +31,10 @@ let
     inherit rootfs;
   };
 
-  # Environment variables that point cargo and the `cc` crate at zig for
-  # every musl target (cargo's own names use the upper-case triple).
-  zigEnv = builtins.concatStringsSep " " (
+  # Environment variables that point cargo and the `cc` crate at a zig
+  # (`zig` or `zig.compiler`) for every musl target (cargo's own names use
+  # the upper-case triple).
+  zigEnvOf = zig: builtins.concatStringsSep " " (
     builtins.attrValues (
       builtins.mapAttrs (
         rust: zt:
@@ -50,6 +51,12 @@ let
       ) targets
     )
   );
+  zigEnv = zigEnvOf zig;
+  # std links nothing for its targets (it builds rlibs; its build scripts
+  # are the host's), so it takes the zig without the libc seed: a new
+  # machine builds std without waiting for the seed, and a change of the
+  # seeding wrappers leaves std as it is.
+  stdZigEnv = zigEnvOf (zig.compiler or zig);
 
   cargoHome = ''
     export HOME="$TMPDIR" CARGO_HOME="$TMPDIR/cargo-home"
@@ -65,7 +72,8 @@ let
       builder = "/bin/sh";
       __kilnRootfs = rootfs;
       vendor = stdVendor;
-      inherit target zigEnv;
+      zigEnv = stdZigEnv;
+      inherit target;
       args = [
         "-euc"
         ''

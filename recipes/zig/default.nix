@@ -208,9 +208,13 @@ derivation {
       # triple and that way of linking (stripped or not), once: `cp -n` adds
       # the seed's entries and replaces none (zig names its entries by
       # their inputs' hashes, so an entry of the same name holds the same
-      # thing). A lock directory keeps two links from seeding at once;
-      # after two minutes without it, zig goes on unseeded, which is only
-      # slower.
+      # thing). The manifests (`h/`) go in last, so that zig, running beside
+      # the copy, never finds a manifest whose files are not all there yet.
+      # A lock directory keeps two links from seeding at once; a wrapper
+      # stopped by a signal while it holds it lets it go. A link that waited
+      # two minutes for it (its holder killed outright) marks the seeding
+      # abandoned, and it and every later link go on unseeded, which is
+      # only slower.
       wrapper() {
         seeds=
         if [ -d "$libcCache/$2" ]; then seeds="$libcCache/$2"; fi
@@ -220,28 +224,48 @@ derivation {
       : "\''${ZIG_GLOBAL_CACHE_DIR:=\''${TMPDIR:-/tmp}/zig-global-cache}"
       export ZIG_GLOBAL_CACHE_DIR
       seeds=$seeds
+      cache=\$ZIG_GLOBAL_CACHE_DIR
       link=yes variant=unstripped
       for arg do
         case "\$arg" in
           -c|-S|-E|-M|-MM|--version|-v|-dumpversion|-dumpmachine|-print-*|-###) link=no ;;
-          -s|-Wl,-s|-Wl,-S|-Wl,--strip-all|-Wl,--strip-debug) variant=stripped ;;
+          -s) variant=stripped ;;
+          -Wl,*)
+            case ",\''${arg#-Wl,}," in
+              *,-s,*|*,-S,*|*,--strip-all,*|*,--strip-debug,*) variant=stripped ;;
+            esac ;;
         esac
       done
-      seeded="\$ZIG_GLOBAL_CACHE_DIR/kiln-seeded-$2-\$variant"
-      if [ -n "\$seeds" ] && [ \$link = yes ] && [ ! -e "\$seeded" ]; then
-        mkdir -p "\$ZIG_GLOBAL_CACHE_DIR"
-        lock="\$ZIG_GLOBAL_CACHE_DIR/kiln-seeding" waited=0
-        until mkdir "\$lock" 2> /dev/null; do
+      seeded="\$cache/kiln-seeded-$2-\$variant"
+      abandoned="\$cache/kiln-seeding-abandoned"
+      if [ -n "\$seeds" ] && [ \$link = yes ] && [ ! -e "\$seeded" ] && [ ! -e "\$abandoned" ] \\
+        && mkdir -p "\$cache" 2> /dev/null; then
+        lock="\$cache/kiln-seeding" locked=no waited=0
+        while [ \$waited -lt 600 ]; do
+          if mkdir "\$lock" 2> /dev/null; then locked=yes; break; fi
+          # mkdir failed with no lock there: the cache cannot take one
+          if [ ! -d "\$lock" ]; then break; fi
           waited=\$((waited + 1))
-          if [ \$waited -ge 600 ]; then break; fi
           sleep 0.2
         done
-        if [ \$waited -lt 600 ]; then
-          if [ ! -e "\$seeded" ] && cp -rn "\$seeds/\$variant/." "\$ZIG_GLOBAL_CACHE_DIR/" \\
-            && chmod -R u+w "\$ZIG_GLOBAL_CACHE_DIR"; then
-            : > "\$seeded"
+        if [ \$waited -ge 600 ]; then : > "\$abandoned"; fi
+        if [ \$locked = yes ]; then
+          trap 'rmdir "\$lock" 2> /dev/null; exit 129' HUP
+          trap 'rmdir "\$lock" 2> /dev/null; exit 130' INT
+          trap 'rmdir "\$lock" 2> /dev/null; exit 143' TERM
+          if [ ! -e "\$seeded" ]; then
+            copied=yes
+            for entry in "\$seeds/\$variant"/*; do
+              if [ "\''${entry##*/}" != h ]; then
+                cp -rn --no-preserve=mode "\$entry" "\$cache/" || copied=no
+              fi
+            done
+            if [ \$copied = yes ] && cp -rn --no-preserve=mode "\$seeds/\$variant/h" "\$cache/"; then
+              : > "\$seeded"
+            fi
           fi
           rmdir "\$lock"
+          trap - HUP INT TERM
         fi
       fi
       exec $compiler/bin/$2-$1 "\$@"

@@ -86,8 +86,9 @@ hostcc="derivation { name = \"host-cc-probe\"; system = \"x86_64-linux\"; builde
 grep -q "host c ok" "$links/hostcc" || fail "the host C program printed: $(cat "$links/hostcc")"
 
 # zig's cache starts from the seed (recipes/zig: libcCache): a rustc link
-# for each target builds no libc, libunwind or compiler-rt, and gives the
-# bytes of a link from an empty cache (the probe fails otherwise).
+# for each target and way of linking seeds the cache, builds no libc,
+# libunwind or compiler-rt after it, and gives the bytes of a link from an
+# empty cache (the probe fails otherwise).
 "$kiln" build --quiet -o "$links/zigcache" -E "(import $root/tests/fixtures/zig-cache/probe.nix { kiln = $r; })" >/dev/null \
   || fail "the seeded zig cache probe failed (kiln log shows why)"
 echo "rustc links, seeded cache against an empty one: $(tr '\n' ' ' < "$links/zigcache/times")"
